@@ -1,0 +1,3 @@
+module github.com/lockd-mcp/lockd-mcp
+
+go 1.26
