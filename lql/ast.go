@@ -1,8 +1,12 @@
 package lql
 
 // Selector is the JSON AST form of an LQL selector (the wire format of the
-// lockd /v1/query "selector" member). At most one clause member is set on a
-// leaf; And/Or/Not compose. The zero Selector matches everything.
+// lockd /v1/query "selector" member). A node is the conjunction of every
+// clause it holds; And/Or/Not compose. The zero Selector matches everything.
+//
+// When Or is non-empty the node is the disjunction of its branches and every
+// other member of the same node is ignored (spec §4.1). The text parser never
+// builds such nodes, but a JSON AST can.
 type Selector struct {
 	And       []Selector `json:"and,omitempty"`
 	Or        []Selector `json:"or,omitempty"`
@@ -18,24 +22,62 @@ type Selector struct {
 	Exists    string     `json:"exists,omitempty"`
 }
 
+// IsEmpty reports whether s holds no clause at all. An empty selector
+// matches every candidate.
+func (s Selector) IsEmpty() bool {
+	return len(s.And) == 0 && len(s.Or) == 0 && s.Not == nil &&
+		s.Eq == nil && s.Contains == nil && s.IContains == nil &&
+		s.Prefix == nil && s.IPrefix == nil && s.Range == nil &&
+		s.Date == nil && s.In == nil && s.Exists == ""
+}
+
 // Term is the operand of eq, contains, icontains, prefix and iprefix.
+//
+// An omitted value and an explicit empty value mean different things for the
+// string terms: without Value and Any the term is a path assertion (true as
+// soon as the field resolves), while an explicit "" matches every scalar.
+// ValueSet records that Value was given even when it is "".
 type Term struct {
-	Field      string   `json:"field"`
-	Value      string   `json:"value,omitempty"`
-	Any        []string `json:"any,omitempty"`
-	IgnoreCase bool     `json:"ignoreCase,omitempty"`
+	Field      string
+	Value      string
+	ValueSet   bool
+	Any        []string
+	IgnoreCase bool
 }
 
-// RangeTerm is the operand of range. Bounds are numbers or datetime strings.
+// HasValue reports whether the term carries a value (possibly the explicit
+// empty string).
+func (t *Term) HasValue() bool { return t.ValueSet || t.Value != "" }
+
+// Bound is one bound of a range clause: either a number or a datetime
+// literal (spec §4.9). Time non-empty marks a datetime bound; Num is then
+// unused.
+type Bound struct {
+	Num  float64
+	Time string
+}
+
+// NumberBound returns a numeric range bound.
+func NumberBound(f float64) *Bound { return &Bound{Num: f} }
+
+// TimeBound returns a datetime range bound.
+func TimeBound(s string) *Bound { return &Bound{Time: s} }
+
+// IsTime reports whether b is a datetime bound.
+func (b *Bound) IsTime() bool { return b.Time != "" }
+
+// RangeTerm is the operand of range. One clause uses either numeric or
+// datetime bounds, never both.
 type RangeTerm struct {
-	Field string `json:"field"`
-	GT    any    `json:"gt,omitempty"`
-	GTE   any    `json:"gte,omitempty"`
-	LT    any    `json:"lt,omitempty"`
-	LTE   any    `json:"lte,omitempty"`
+	Field string
+	GT    *Bound
+	GTE   *Bound
+	LT    *Bound
+	LTE   *Bound
 }
 
-// DateTerm is the operand of date.
+// DateTerm is the operand of date. All comparators are temporal literals;
+// Since additionally accepts the macros now, today and yesterday.
 type DateTerm struct {
 	Field  string `json:"field"`
 	Value  string `json:"value,omitempty"`
@@ -48,8 +90,9 @@ type DateTerm struct {
 	LTE    string `json:"lte,omitempty"`
 }
 
-// InTerm is the operand of in.
+// InTerm is the operand of in: exact, case-sensitive membership of a value's
+// string form in Any.
 type InTerm struct {
-	Field string   `json:"field"`
-	Any   []string `json:"any"`
+	Field string
+	Any   []string
 }
