@@ -1,13 +1,3 @@
-// Package storage is the persistence seam under the engine: a small Store
-// interface with a memory backend (mem://) and a durable disk backend
-// (disk:///path).
-//
-// The engine keeps the live view of every key in memory and uses a Store for
-// two things only: to make each change durable before it is acknowledged
-// (Commit), and to hold document bodies, which may be far larger than memory
-// (blobs). Records are opaque bytes to the store; the engine owns their
-// encoding. The store never interprets keys, so any namespace or key is safe:
-// backends encode names so no input can escape their data directory.
 package storage
 
 import (
@@ -18,6 +8,9 @@ import (
 
 // ErrBlobNotFound is returned by OpenBlob for an unknown or freed blob.
 var ErrBlobNotFound = errors.New("storage: blob not found")
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("storage: store is closed")
 
 // ErrLocked is returned by Open when another process holds the data
 // directory.
@@ -64,13 +57,16 @@ type Store interface {
 	// no particular order. It is called once, before any Commit.
 	Load(ctx context.Context, fn func(Record) error) error
 	// WriteBlob stores the bytes of r as a new blob and returns its ref. The
-	// blob becomes durable no later than the first Commit that returns after
-	// WriteBlob returned; a blob never referenced by a committed record may be
+	// blob is durable once any Commit called after WriteBlob returned has
+	// returned (the engine writes the blob, then commits the record that
+	// references it); a blob never referenced by a committed record may be
 	// reclaimed by Retain at the next start.
 	WriteBlob(ctx context.Context, r io.Reader) (BlobRef, error)
 	// OpenBlob opens a blob for reading.
 	OpenBlob(ctx context.Context, ref BlobRef) (io.ReadCloser, error)
-	// Commit makes the batch durable and atomic.
+	// Commit makes the batch durable and atomic. Once the batch is handed to
+	// the log, Commit waits for the outcome even if ctx ends, so a caller
+	// never sees an ambiguous result.
 	Commit(ctx context.Context, b Batch) error
 	// Retain reclaims every blob for which live returns false. The engine
 	// calls it once after Load, with the refs its records hold.
