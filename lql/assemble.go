@@ -1,0 +1,341 @@
+package lql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// bnode is a selector node under construction. and/or are positional: an
+// index nobody fills stays nil and becomes an empty (match-all) selector,
+// as the reference does (spec §3.7.4).
+type bnode struct {
+	and   []*bnode
+	or    []*bnode
+	not   *bnode
+	terms [numTerms][]keyVal
+	set   [numTerms]bool
+}
+
+func (n *bnode) child(list *[]*bnode, idx int) *bnode {
+	for len(*list) <= idx {
+		*list = append(*list, nil)
+	}
+	if (*list)[idx] == nil {
+		(*list)[idx] = &bnode{}
+	}
+	return (*list)[idx]
+}
+
+func (n *bnode) empty() bool {
+	if len(n.and) > 0 || len(n.or) > 0 || n.not != nil {
+		return false
+	}
+	for _, s := range n.set {
+		if s {
+			return false
+		}
+	}
+	return true
+}
+
+// assembler merges expressions into one selector (spec §3.7.2).
+type assembler struct {
+	base     bnode
+	orKeyed  map[int]*bnode
+	branches []*bnode
+	counters map[string]int
+}
+
+func (a *assembler) add(e expr) error {
+	node := &a.base
+	var prefix strings.Builder
+	for i, w := range e.wraps {
+		if i == 0 && w.kind == wOr {
+			// The leading or is a grouping key, not a position.
+			if w.idx >= 0 {
+				if a.orKeyed == nil {
+					a.orKeyed = map[int]*bnode{}
+				}
+				b := a.orKeyed[w.idx]
+				if b == nil {
+					b = &bnode{}
+					a.orKeyed[w.idx] = b
+					a.branches = append(a.branches, b)
+				}
+				node = b
+				prefix.WriteString("or." + strconv.Itoa(w.idx))
+			} else {
+				node = &bnode{}
+				a.branches = append(a.branches, node)
+				prefix.WriteString("or#" + strconv.Itoa(len(a.branches)))
+			}
+			continue
+		}
+		switch w.kind {
+		case wNot:
+			if node.not == nil {
+				node.not = &bnode{}
+			}
+			node = node.not
+			prefix.WriteString(".not")
+		case wAnd, wOr:
+			name := "and"
+			list := &node.and
+			if w.kind == wOr {
+				name, list = "or", &node.or
+			}
+			idx := w.idx
+			if idx < 0 {
+				key := prefix.String() + "." + name
+				if a.counters == nil {
+					a.counters = map[string]int{}
+				}
+				idx = a.counters[key]
+				a.counters[key] = idx + 1
+			}
+			if idx > maxSelectorIndex {
+				return fmt.Errorf("selector index %d invalid", idx)
+			}
+			node = node.child(list, idx)
+			prefix.WriteString("." + name + "." + strconv.Itoa(idx))
+		}
+	}
+	return node.setTerm(e.term, e.kvs)
+}
+
+// setTerm merges the keys of one clause into node; the same key with a
+// different value is a conflict (spec §3.7.3).
+func (n *bnode) setTerm(t termKind, kvs []keyVal) error {
+	n.set[t] = true
+	for _, kv := range kvs {
+		found := false
+		for _, have := range n.terms[t] {
+			if have.key == kv.key {
+				if !have.val.equal(kv.val) {
+					return fmt.Errorf("selector path conflict at %s", kv.key)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			n.terms[t] = append(n.terms[t], kv)
+		}
+	}
+	return nil
+}
+
+// result builds the final selector.
+func (a *assembler) result() (Selector, error) {
+	base, err := a.base.build()
+	if err != nil {
+		return Selector{}, err
+	}
+	if len(a.branches) == 0 {
+		return base, nil
+	}
+	or := make([]Selector, len(a.branches))
+	for i, b := range a.branches {
+		if or[i], err = b.build(); err != nil {
+			return Selector{}, err
+		}
+	}
+	if a.base.empty() {
+		return Selector{Or: or}, nil
+	}
+	base.And = append(base.And, Selector{Or: or})
+	return base, nil
+}
+
+func buildList(list []*bnode) ([]Selector, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]Selector, len(list))
+	for i, c := range list {
+		if c == nil {
+			continue
+		}
+		s, err := c.build()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func (n *bnode) build() (Selector, error) {
+	var s Selector
+	var err error
+	if s.And, err = buildList(n.and); err != nil {
+		return s, err
+	}
+	if s.Or, err = buildList(n.or); err != nil {
+		return s, err
+	}
+	if n.not != nil {
+		c, err := n.not.build()
+		if err != nil {
+			return s, err
+		}
+		s.Not = &c
+	}
+	for t := termKind(0); t < numTerms; t++ {
+		if !n.set[t] {
+			continue
+		}
+		if err := buildTerm(&s, t, n.terms[t]); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+var goTypeNames = [numTerms]string{"Term", "Term", "Term", "Term", "Term", "RangeTerm", "DateTerm", "InTerm", "Selector"}
+
+// typeErr mimics the JSON type error the reference raises when a value that
+// converted to a number or boolean lands in a string-typed member.
+func typeErr(t termKind, key string, v value) error {
+	kind := "number"
+	if v.kind == vBool {
+		kind = "bool"
+	}
+	return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s.%s.%s of type string", kind, goTypeNames[t], t, key)
+}
+
+func stringOf(t termKind, kv keyVal) (string, error) {
+	if kv.val.kind == vNumber || kv.val.kind == vBool {
+		return "", typeErr(t, kv.key, kv.val)
+	}
+	return kv.val.text, nil
+}
+
+func buildTerm(s *Selector, t termKind, kvs []keyVal) error {
+	switch t {
+	case tExists:
+		for _, kv := range kvs {
+			s.Exists = kv.val.text
+		}
+		if s.Exists == "" {
+			return fmt.Errorf("empty selector expression")
+		}
+		return nil
+	case tRange:
+		r := &RangeTerm{}
+		for _, kv := range kvs {
+			if kv.key == "field" {
+				f, err := stringOf(t, kv)
+				if err != nil {
+					return err
+				}
+				r.Field = f
+				continue
+			}
+			b := &Bound{Num: kv.val.num}
+			if kv.val.kind == vString {
+				b = &Bound{Time: kv.val.text}
+			}
+			switch kv.key {
+			case "gt":
+				r.GT = b
+			case "gte":
+				r.GTE = b
+			case "lt":
+				r.LT = b
+			case "lte":
+				r.LTE = b
+			}
+		}
+		s.Range = r
+		return nil
+	case tDate:
+		d := &DateTerm{}
+		for _, kv := range kvs {
+			v, err := stringOf(t, kv)
+			if err != nil {
+				return err
+			}
+			if kv.key != "field" && strings.TrimSpace(v) == "" {
+				return fmt.Errorf("date selector %s %q invalid", dateKeyRole(kv.key), v)
+			}
+			switch kv.key {
+			case "field":
+				d.Field = v
+			case "value":
+				d.Value = v
+			case "since":
+				d.Since = v
+			case "after":
+				d.After = v
+			case "before":
+				d.Before = v
+			case "gt":
+				d.GT = v
+			case "gte":
+				d.GTE = v
+			case "lt":
+				d.LT = v
+			case "lte":
+				d.LTE = v
+			}
+		}
+		s.Date = d
+		return nil
+	case tIn:
+		in := &InTerm{}
+		for _, kv := range kvs {
+			switch kv.key {
+			case "field":
+				f, err := stringOf(t, kv)
+				if err != nil {
+					return err
+				}
+				in.Field = f
+			case "any":
+				in.Any = kv.val.list
+			}
+		}
+		s.In = in
+		return nil
+	}
+	term := &Term{}
+	for _, kv := range kvs {
+		switch kv.key {
+		case "field":
+			f, err := stringOf(t, kv)
+			if err != nil {
+				return err
+			}
+			term.Field = f
+		case "value":
+			term.Value, term.ValueSet = kv.val.text, true
+		case "any":
+			term.Any = kv.val.list
+		case "ignoreCase":
+			term.IgnoreCase = kv.val.text == "true"
+		}
+	}
+	switch t {
+	case tEq:
+		s.Eq = term
+	case tContains:
+		s.Contains = term
+	case tIContains:
+		s.IContains = term
+	case tPrefix:
+		s.Prefix = term
+	case tIPrefix:
+		s.IPrefix = term
+	}
+	return nil
+}
+
+func dateKeyRole(key string) string {
+	switch key {
+	case "value", "since":
+		return key
+	}
+	return "bound"
+}

@@ -1,0 +1,412 @@
+package lql
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// termKind names the leaf clause of a full-form expression.
+type termKind uint8
+
+const (
+	tEq termKind = iota
+	tContains
+	tIContains
+	tPrefix
+	tIPrefix
+	tRange
+	tDate
+	tIn
+	tExists
+	numTerms
+)
+
+var termNames = [numTerms]string{"eq", "contains", "icontains", "prefix", "iprefix", "range", "date", "in", "exists"}
+
+func (k termKind) String() string { return termNames[k] }
+
+func lookupTerm(word string) (termKind, bool) {
+	for i, n := range termNames {
+		if strings.EqualFold(word, n) {
+			return termKind(i), true
+		}
+	}
+	return 0, false
+}
+
+// isRootWord reports whether word starts a full-form expression (spec §3.3).
+func isRootWord(word string) bool {
+	if strings.EqualFold(word, "and") || strings.EqualFold(word, "or") || strings.EqualFold(word, "not") {
+		return true
+	}
+	_, ok := lookupTerm(word)
+	return ok
+}
+
+// rootWord is the text before the first '.' or '{', trimmed.
+func rootWord(s string) string {
+	if i := strings.IndexAny(s, ".{"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// wrapKind is a composition step of a clause path.
+type wrapKind uint8
+
+const (
+	wAnd wrapKind = iota
+	wOr
+	wNot
+)
+
+type wrapper struct {
+	kind wrapKind
+	idx  int // explicit index, or -1
+}
+
+// maxSelectorIndex bounds explicit and/or indices (spec §3.4), so that a
+// typo cannot make the parser allocate gigabytes of holes.
+const maxSelectorIndex = 1048576
+
+// valKind is the type a brace value converted to (spec §3.5.3).
+type valKind uint8
+
+const (
+	vString valKind = iota
+	vNumber
+	vBool
+	vList
+)
+
+// value is a converted brace value. text is the string, the canonical
+// number text, or true/false.
+type value struct {
+	kind valKind
+	text string
+	num  float64
+	list []string
+}
+
+func (v value) equal(o value) bool {
+	if v.kind != o.kind || v.text != o.text || len(v.list) != len(o.list) {
+		return false
+	}
+	for i := range v.list {
+		if v.list[i] != o.list[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// keyVal is one canonical key of a clause with its converted value.
+type keyVal struct {
+	key string
+	val value
+}
+
+// expr is one full-form expression ready for assembly.
+type expr struct {
+	src   piece // the piece the user wrote, for error positions
+	path  string
+	wraps []wrapper
+	term  termKind
+	kvs   []keyVal
+}
+
+// convertValue converts a raw brace value (spec §3.5.3).
+func convertValue(raw string) (value, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return value{kind: vString}, nil
+	}
+	s, _ = unquote(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		switch {
+		case math.IsNaN(f):
+			return value{}, fmt.Errorf("json: unsupported value: NaN")
+		case math.IsInf(f, 1):
+			return value{}, fmt.Errorf("json: unsupported value: +Inf")
+		case math.IsInf(f, -1):
+			return value{}, fmt.Errorf("json: unsupported value: -Inf")
+		}
+		return value{kind: vNumber, text: canonicalNumber(f), num: f}, nil
+	}
+	if strings.EqualFold(s, "true") {
+		return value{kind: vBool, text: "true"}, nil
+	}
+	if strings.EqualFold(s, "false") {
+		return value{kind: vBool, text: "false"}, nil
+	}
+	return value{kind: vString, text: s}, nil
+}
+
+// canonicalKey maps a key as written to its canonical name for term k;
+// ok is false for keys the term does not know at all.
+func canonicalKey(k termKind, key string) string {
+	switch strings.ToLower(key) {
+	case "f", "field":
+		return "field"
+	case "v", "value":
+		return "value"
+	case "ic", "ignorecase":
+		return "ignoreCase"
+	case "a":
+		if k == tDate {
+			return "after"
+		}
+		return "any"
+	case "b":
+		if k == tDate {
+			return "before"
+		}
+	case "any", "gt", "gte", "lt", "lte", "after", "before", "since":
+		return strings.ToLower(key)
+	}
+	return key
+}
+
+// lightAlias is the aliasing applied before the duplicate-key check: only
+// f, v and ic are folded (spec §3.5.2).
+func lightAlias(key string) string {
+	switch strings.ToLower(key) {
+	case "f":
+		return "field"
+	case "v":
+		return "value"
+	case "ic":
+		return "ignoreCase"
+	}
+	return key
+}
+
+func keyAllowed(k termKind, key string) bool {
+	switch key {
+	case "field":
+		return true
+	case "value":
+		return k != tRange && k != tIn
+	case "ignoreCase":
+		return k >= tContains && k <= tIPrefix
+	case "any":
+		return k == tContains || k == tIContains || k == tIn
+	case "gt", "gte", "lt", "lte":
+		return k == tRange || k == tDate
+	case "after", "before", "since":
+		return k == tDate
+	}
+	return false
+}
+
+// parseClausePath parses "and.0.not.eq" into wrappers and a term.
+func parseClausePath(path string) ([]wrapper, termKind, error) {
+	var wraps []wrapper
+	parts := strings.Split(path, ".")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+		if parts[i] == "" {
+			return nil, 0, fmt.Errorf("selector path %q has empty segment", path)
+		}
+	}
+	for i := 0; i < len(parts); i++ {
+		p := parts[i]
+		switch {
+		case strings.EqualFold(p, "and"), strings.EqualFold(p, "or"):
+			w := wrapper{kind: wAnd, idx: -1}
+			if strings.EqualFold(p, "or") {
+				w.kind = wOr
+			}
+			if i+1 < len(parts) && isDigits(parts[i+1]) {
+				n, err := strconv.Atoi(parts[i+1])
+				if err != nil || n > maxSelectorIndex {
+					return nil, 0, fmt.Errorf("selector index %s invalid", parts[i+1])
+				}
+				w.idx = n
+				i++
+			}
+			wraps = append(wraps, w)
+		case strings.EqualFold(p, "not"):
+			wraps = append(wraps, wrapper{kind: wNot, idx: -1})
+		case isDigits(p):
+			return nil, 0, fmt.Errorf("selector path %q has unexpected index %q", path, p)
+		default:
+			t, ok := lookupTerm(p)
+			if !ok {
+				return nil, 0, fmt.Errorf("selector path %q has unexpected segment %q", path, p)
+			}
+			if i+1 < len(parts) {
+				return nil, 0, fmt.Errorf("selector path %q has unexpected segment %q", path, parts[i+1])
+			}
+			return wraps, t, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("selector path %q missing term", path)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// rawAssign is one key=value token of a brace body before conversion.
+type rawAssign struct {
+	token piece
+	key   string
+	raw   string
+}
+
+// parseFullForm parses one full-form expression text (spec §3.4, §3.5).
+func parseFullForm(text string, src piece) (expr, error) {
+	open := strings.IndexByte(text, '{')
+	if open < 0 || open == len(text)-1 || text[len(text)-1] != '}' {
+		return expr{}, fmt.Errorf("selector %q missing closing brace", text)
+	}
+	path := strings.TrimSpace(text[:open])
+	wraps, term, err := parseClausePath(path)
+	if err != nil {
+		return expr{}, err
+	}
+	body := text[open+1 : len(text)-1]
+	e := expr{src: src, path: path, wraps: wraps, term: term}
+	var tokens []piece
+	if err := splitBody(body, open+1, func(p piece) { tokens = append(tokens, p) }); err != nil {
+		return expr{}, err
+	}
+	if len(tokens) == 0 {
+		return expr{}, fmt.Errorf("empty selector expression")
+	}
+	if term == tExists {
+		return parseExistsBody(e, tokens)
+	}
+	assigns := make([]rawAssign, 0, len(tokens))
+	for _, tok := range tokens {
+		eq := strings.IndexByte(tok.text, '=')
+		if eq < 0 {
+			return expr{}, fmt.Errorf("invalid selector expression %q", tok.text)
+		}
+		key, _ := unquote(strings.TrimSpace(tok.text[:eq]))
+		if key == "" {
+			return expr{}, fmt.Errorf("selector expression %q missing key", strings.TrimSpace(tok.text))
+		}
+		raw := strings.TrimSpace(tok.text[eq+1:])
+		light := lightAlias(key)
+		for _, prev := range assigns {
+			if lightAlias(prev.key) == light && prev.raw != raw {
+				return expr{}, fmt.Errorf("selector expression %q has duplicate key %q", strings.TrimSpace(tok.text), light)
+			}
+		}
+		assigns = append(assigns, rawAssign{token: tok, key: key, raw: raw})
+	}
+	kvs, err := convertAssigns(term, assigns)
+	if err != nil {
+		return expr{}, err
+	}
+	e.kvs = kvs
+	return e, nil
+}
+
+func parseExistsBody(e expr, tokens []piece) (expr, error) {
+	keys, bare := 0, 0
+	for _, tok := range tokens {
+		if strings.IndexByte(tok.text, '=') >= 0 {
+			keys++
+			continue
+		}
+		bare++
+		if bare > 1 {
+			return expr{}, fmt.Errorf("invalid selector expression %q", tok.text)
+		}
+	}
+	switch {
+	case keys > 0 && bare > 0:
+		return expr{}, fmt.Errorf("exists selector accepts a single value")
+	case keys > 0:
+		return expr{}, fmt.Errorf("selector term %q invalid", "exists")
+	}
+	p, _ := unquote(strings.TrimSpace(tokens[0].text))
+	e.kvs = []keyVal{{key: "field", val: value{kind: vString, text: p}}}
+	return e, nil
+}
+
+// convertAssigns checks keys against the term and converts their values.
+func convertAssigns(term termKind, assigns []rawAssign) ([]keyVal, error) {
+	kvs := make([]keyVal, 0, len(assigns))
+	hasValue, hasAny := false, false
+	for _, a := range assigns {
+		key := canonicalKey(term, a.key)
+		if !keyAllowed(term, key) {
+			return nil, fmt.Errorf("%s selector does not support key %q", term, key)
+		}
+		v, err := convertKey(term, key, a.raw)
+		if err != nil {
+			return nil, err
+		}
+		hasValue = hasValue || key == "value"
+		hasAny = hasAny || key == "any"
+		kvs = append(kvs, keyVal{key: key, val: v})
+	}
+	if hasValue && hasAny {
+		return nil, fmt.Errorf("%s selector cannot set both value and any", term)
+	}
+	return kvs, nil
+}
+
+// convertKey applies the per-key value rules (spec §3.5.3-§3.5.5).
+func convertKey(term termKind, key, raw string) (value, error) {
+	if term == tIn && key == "any" {
+		s, _ := unquote(strings.TrimSpace(raw))
+		items := splitAnyList(s)
+		if len(items) == 0 {
+			return value{}, fmt.Errorf("in.any requires values")
+		}
+		return value{kind: vList, list: items}, nil
+	}
+	v, err := convertValue(raw)
+	if err != nil {
+		return value{}, err
+	}
+	switch key {
+	case "any":
+		if v.kind == vString {
+			items := splitAnyList(v.text)
+			if len(items) == 0 {
+				return value{}, fmt.Errorf("term any requires values")
+			}
+			return value{kind: vList, list: items}, nil
+		}
+		return value{kind: vList, list: []string{v.text}}, nil
+	case "ignoreCase":
+		switch v.kind {
+		case vNumber:
+			return value{}, fmt.Errorf("term ignoreCase must be boolean")
+		case vBool:
+			return v, nil
+		}
+		b, ok := parseLooseBool(v.text)
+		if !ok {
+			return value{}, fmt.Errorf("term ignoreCase must be true/false/t/f")
+		}
+		return value{kind: vBool, text: strconv.FormatBool(b)}, nil
+	case "gt", "gte", "lt", "lte":
+		if term == tRange {
+			switch {
+			case v.kind == vBool:
+				return value{}, fmt.Errorf("range %s: value must be numeric or datetime string", key)
+			case v.kind == vString && v.text == "":
+				return value{}, fmt.Errorf("range %s: value required", key)
+			}
+			return v, nil
+		}
+	}
+	return v, nil
+}
