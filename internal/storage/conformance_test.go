@@ -21,6 +21,14 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{name: "mem", open: func(t *testing.T, _ string) Store { return NewMem() }},
+		{name: "disk", durable: true, open: func(t *testing.T, dir string) Store {
+			t.Helper()
+			s, err := OpenDisk(context.Background(), dir, DiskOptions{})
+			if err != nil {
+				t.Fatalf("OpenDisk: %v", err)
+			}
+			return s
+		}},
 	}
 }
 

@@ -31,7 +31,11 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		if u.Opaque != "" || u.Host != "" || u.Path == "" || !filepath.IsAbs(u.Path) {
 			return nil, fmt.Errorf("storage: open %q: disk needs an absolute directory after three slashes, as in disk:///var/lib/lockd-mcp (%s)", rawURL, acceptedURLs)
 		}
-		return OpenDisk(ctx, filepath.Clean(u.Path), DiskOptions{})
+		d, err := OpenDisk(ctx, filepath.Clean(u.Path), DiskOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	default:
 		return nil, fmt.Errorf("storage: open %q: unknown scheme %q (%s)", rawURL, u.Scheme, acceptedURLs)
 	}

@@ -7,12 +7,13 @@ import (
 )
 
 func TestOpenURLs(t *testing.T) {
-	_ = t.TempDir()
+	dir := t.TempDir()
 	cases := []struct {
 		url     string
 		wantErr string // substring; "" means success
 	}{
 		{"mem://", ""},
+		{"disk://" + dir, ""},
 		{"mem://name", "mem takes no name"},
 		{"disk://relative/dir", "absolute directory"},
 		{"disk:relative", "absolute directory"},
