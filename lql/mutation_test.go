@@ -1,0 +1,49 @@
+package lql
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+var exampleNow = time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC)
+
+func parseMutationExample(ex mutationExample) ([]Mutation, error) {
+	if ex.split {
+		return Mutations(exampleNow, ex.exprs...)
+	}
+	return ParseMutations(ex.exprs, exampleNow)
+}
+
+func TestMutationExamples(t *testing.T) {
+	for _, ex := range mutationExamples {
+		t.Run(ex.name, func(t *testing.T) {
+			muts, err := parseMutationExample(ex)
+			if strings.HasPrefix(ex.want, "err:") {
+				if err == nil || err.Error() != ex.want[4:] {
+					t.Fatalf("parse %q: error %v, want %q", ex.exprs, err, ex.want[4:])
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse %q: %v", ex.exprs, err)
+			}
+			doc := decodeDoc(t, ex.doc)
+			err = ApplyMutations(doc, muts)
+			if strings.HasPrefix(ex.want, "apply:") {
+				if err == nil || err.Error() != ex.want[6:] {
+					t.Fatalf("apply %q: error %v, want %q", ex.exprs, err, ex.want[6:])
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("apply %q: %v", ex.exprs, err)
+			}
+			got, _ := json.Marshal(doc)
+			if !sameJSON(got, []byte(ex.want)) {
+				t.Fatalf("apply %q:\n got %s\nwant %s", ex.exprs, got, ex.want)
+			}
+		})
+	}
+}
