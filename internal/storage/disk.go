@@ -144,8 +144,8 @@ func parseBlobID(s string) ([blobIDBytes]byte, bool) {
 	return id, true
 }
 
-// Load calls fn for every record recovered at open. Values are the store's
-// own immutable copies; fn must not modify them.
+// Load calls fn for every record recovered at open. Values are copies, so
+// the caller may keep or modify them.
 func (d *Disk) Load(ctx context.Context, fn func(Record) error) error {
 	d.mu.Lock()
 	if d.closed {
@@ -154,7 +154,7 @@ func (d *Disk) Load(ctx context.Context, fn func(Record) error) error {
 	}
 	recs := make([]Record, 0, len(d.records))
 	for k, v := range d.records {
-		recs = append(recs, Record{RecordKey: k, Value: v})
+		recs = append(recs, Record{RecordKey: k, Value: bytes.Clone(v)})
 	}
 	d.mu.Unlock()
 	for i, r := range recs {

@@ -8,6 +8,14 @@ import (
 	"os"
 )
 
+const (
+	// maxBatchBytes bounds one encoded batch. Records are metadata; bodies
+	// travel as blobs, so a bigger batch is a caller bug worth an error.
+	maxBatchBytes = 256 << 20
+	// maxGroupBytes bounds the batches gathered into one frame.
+	maxGroupBytes = 64 << 20
+)
+
 // commitReq is one Commit waiting for its group to be fsynced. The batch is
 // encoded by the caller's goroutine so the writer only copies bytes.
 type commitReq struct {
@@ -24,6 +32,9 @@ func (d *Disk) Commit(ctx context.Context, b Batch) error {
 		return fmt.Errorf("storage: disk commit: %w", err)
 	}
 	req := &commitReq{b: b, enc: appendBatch(nil, &b), done: make(chan error, 1)}
+	if len(req.enc) > maxBatchBytes {
+		return fmt.Errorf("storage: disk commit: batch encodes to %d bytes, over the %d byte limit; large values belong in blobs", len(req.enc), maxBatchBytes)
+	}
 	// The index keeps put values after Commit returns, and the caller may
 	// reuse its buffers: copy them here, off the writer's critical path.
 	req.b.Puts = make([]Record, len(b.Puts))
@@ -83,6 +94,16 @@ func (d *Disk) writeTurn(buf *[]byte, spare *[]*commitReq) bool {
 	d.mu.Lock()
 	reqs, blobs, stuck := d.queue, d.pending, d.err
 	d.queue, d.pending, d.pendBytes = (*spare)[:0], nil, 0
+	// Bound one group so a burst cannot build a frame past the limit; the
+	// rest stays queued for the next turn, in order.
+	size := 0
+	for i, r := range reqs {
+		if size += len(r.enc); size > maxGroupBytes && i > 0 {
+			d.queue = append(d.queue, reqs[i:]...)
+			reqs = reqs[:i]
+			break
+		}
+	}
 	d.mu.Unlock()
 	if len(reqs) == 0 && len(blobs) == 0 {
 		*spare = reqs
@@ -119,14 +140,18 @@ func (d *Disk) writeGroup(bufp *[]byte, reqs []*commitReq, blobs []pendingBlob) 
 		buf = append(buf, r.enc...)
 	}
 	*bufp = buf
+	var err error
 	if len(buf)-frameHeaderSize > maxFramePayload {
-		// Too big to frame: fail these commits, not the store.
-		return fmt.Errorf("storage: disk commit: group of %d bytes exceeds the %d byte frame limit", len(buf), maxFramePayload)
-	}
-	finishFrame(buf, start)
-	_, err := seg.f.WriteAt(buf, seg.size)
-	if err == nil {
-		err = syncData(seg.f)
+		// Unreachable given maxBatchBytes and maxGroupBytes; if it happens,
+		// pending blobs were drained into this group and would be lost, so
+		// stop like for an I/O error rather than go on.
+		err = fmt.Errorf("group of %d bytes exceeds the frame limit", len(buf))
+	} else {
+		finishFrame(buf, start)
+		_, err = seg.f.WriteAt(buf, seg.size)
+		if err == nil {
+			err = syncData(seg.f)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("storage: disk log %s: write at offset %d: %w", seg.path, seg.size, err)

@@ -8,4 +8,54 @@
 // (blobs). Records are opaque bytes to the store; the engine owns their
 // encoding. The store never interprets keys, so any namespace or key is safe:
 // names never become file names.
+//
+// # Disk layout
+//
+//	LOCK                     flock held while open; holds the holder's pid
+//	wal-<16 hex>.log         log segments, appended by one writer goroutine
+//	snap-<16 hex>.snap       the newest checkpoint (at most one after cleanup)
+//	snap-<16 hex>.snap.tmp   a checkpoint being written; removed at open
+//	blobs/<32 hex>           blobs larger than 64 KiB, one file each
+//
+// Log segments and snapshots are sequences of frames: a 16-byte header
+// (magic, payload length, CRC32C of the payload, CRC32C of the header) and a
+// payload of entries. A log frame is one commit group: the small blobs
+// written since the previous group, then each batch in commit order. A
+// snapshot is frames of records and small blobs, closed by an end entry that
+// counts them. Snapshot N holds the state after every segment numbered below
+// N. Small blobs are read back with pread from the frame that holds them;
+// the index of their offsets, and every record, live in memory.
+//
+// # Durability
+//
+// Commit returns only after the frame carrying its batch was written and
+// fdatasync'ed; a segment's directory entry is fsynced before anything is
+// written to it, a large blob's file and directory entry are fsynced before
+// WriteBlob returns, and small blobs ride in the next frame, so a blob is
+// durable when the Commit that follows it is. One frame is written per
+// group, and a group starts only after the previous one was fsynced, so a
+// crash can damage only the last frame of the last segment, and that frame
+// was never acknowledged: at open a bad frame at the end of the last segment
+// is cut off (and the cut fsynced), while a bad frame anywhere else, in any
+// earlier segment or in a snapshot, stops the open with an error naming the
+// file and offset. A frame is applied whole or not at all, so batches are
+// atomic and the recovered state is exactly a prefix of the commit sequence
+// containing every acknowledged commit. A checkpoint writes snap-N.tmp,
+// fsyncs it, renames it to snap-N.snap and fsyncs the directory before it
+// deletes the segments below N, so at every instant the files on disk hold
+// either the old snapshot and all its segments or the new snapshot and all
+// of its own. TestDiskCrash proves this paragraph by SIGKILLing a process
+// mid-commit (and mid-checkpoint) and checking every acknowledged commit.
+//
+// # Reclaiming space
+//
+// A blob freed by a batch leaves the index once that batch is durable; its
+// file is unlinked then, and a small blob's bytes are dropped by the next
+// checkpoint, which copies only live ones. Readers that already opened a
+// blob keep reading: a file stays readable after unlink, and a segment or
+// snapshot stays open until its last reader closes. A checkpoint starts when
+// the log since the last snapshot exceeds max(CheckpointBytes, snapshot
+// size), which bounds the rewrite cost to a constant factor of the log.
+// Retain removes blobs no record references, such as those written before a
+// crash and never committed.
 package storage
