@@ -1,0 +1,26 @@
+// Package server is the embedded lockd-compatible HTTP server: Config,
+// Start and Handle.Stop, and the handlers of the lockd v1 lease, state,
+// transaction and namespace endpoints (../shared/lockd-api/WIRE.md).
+//
+// Handlers only translate the wire: they parse bodies (strictly where the
+// contract says so), headers and query strings, call internal/engine, and
+// write the response or the api.ErrorResponse envelope with the status the
+// contract assigns to each error code. All semantics (leases, fencing,
+// staging, transactions) live in the engine.
+//
+// Stop drains: every response then carries Shutdown-Imminent: true, new
+// acquires get 503 shutdown_draining with Retry-After set to the seconds
+// left in the drain, and lease holders may still keep alive, write and
+// release until no lease is held or the drain times out.
+//
+// Choices where the contract leaves room, or where this server is stricter
+// than the reference (all safe for the lockd SDK):
+//   - /v1/get 200 responses carry Content-Type: application/json (the
+//     reference sends none, so Go sniffs text/plain).
+//   - An invalid X-Lockd-Meta-Query-Hidden on update gives 400
+//     invalid_metadata instead of 500.
+//   - Releasing a joined lease without rollback commits the whole
+//     transaction even when that lease staged nothing (the reference is read
+//     to roll back, WIRE §3.5/§10); rollback:true rolls it back.
+//   - ETags are the hex SHA-256 of the compacted document on every store.
+package server

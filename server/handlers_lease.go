@@ -1,0 +1,215 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/lockd-mcp/lockd-mcp/api"
+	"github.com/lockd-mcp/lockd-mcp/internal/engine"
+	"github.com/lockd-mcp/lockd-mcp/internal/ids"
+)
+
+// queryValue returns the first value of name in the raw query without
+// building the url.Values map.
+func queryValue(raw, name string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != name {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != name {
+				continue
+			}
+		}
+		if strings.ContainsAny(v, "%+") {
+			if uv, err := url.QueryUnescape(v); err == nil {
+				return uv
+			}
+		}
+		return v
+	}
+	return ""
+}
+
+func normalizeDefaultNS(ns string) (string, error) { return engine.NormalizeNamespace(ns, "") }
+
+// namespace resolves a request namespace against the server default.
+func (s *server) namespace(raw string) (string, error) {
+	return engine.NormalizeNamespace(raw, s.cfg.DefaultNamespace)
+}
+
+func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request) {
+	var req api.AcquireRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.drainUntil.Load() != 0 {
+		s.writeError(w, r, engine.ErrDraining)
+		return
+	}
+	ns, err := s.namespace(req.Namespace)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rawKey := req.Key
+	if strings.TrimSpace(rawKey) == "" {
+		rawKey = queryValue(r.URL.RawQuery, "key")
+	}
+	echo := engine.StripNamespacePrefix(rawKey, ns)
+	var key string
+	if strings.TrimPrefix(echo, "/") == "" {
+		key = ids.NewUUIDv7()
+		echo = key
+	} else if key, err = engine.NormalizeKey(echo); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Owner) == "" {
+		s.fail(w, r, api.ErrCodeMissingOwner, "owner is required")
+		return
+	}
+	txnID := req.TxnID
+	if txnID == "" {
+		txnID = strings.TrimSpace(r.Header.Get(api.HeaderTxnID))
+	}
+	if txnID != "" {
+		if err := ids.ValidXID(txnID); err != nil {
+			s.fail(w, r, api.ErrCodeInvalidTxn, "txn_id "+strconv.Quote(txnID)+": "+err.Error())
+			return
+		}
+	}
+	res, err := s.eng.Acquire(r.Context(), engine.AcquireRequest{
+		Namespace: ns, Key: key, Owner: req.Owner, TTLSeconds: req.TTLSeconds,
+		BlockSeconds: req.BlockSecs, IfNotExists: req.IfNotExists, TxnID: txnID,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cid := correlationID(r)
+	h := w.Header()
+	h[api.HeaderFencingToken] = []string{strconv.FormatInt(res.FencingToken, 10)}
+	h[api.HeaderKeyVersion] = []string{strconv.FormatInt(res.Version, 10)}
+	h[api.HeaderCorrelationID] = []string{cid}
+	writeJSON(w, http.StatusOK, &api.AcquireResponse{
+		Namespace: ns, LeaseID: res.LeaseID, TxnID: res.TxnID, Key: echo, Owner: req.Owner,
+		ExpiresAt: res.ExpiresAt, Version: res.Version, StateETag: res.StateETag,
+		FencingToken: res.FencingToken, CorrelationID: cid,
+	})
+}
+
+// leaseTarget resolves namespace and key from a body, falling back to the
+// query string.
+func (s *server) leaseTarget(r *http.Request, bodyNS, bodyKey string) (string, string, error) {
+	if strings.TrimSpace(bodyNS) == "" {
+		bodyNS = queryValue(r.URL.RawQuery, "namespace")
+	}
+	ns, err := s.namespace(bodyNS)
+	if err != nil {
+		return "", "", err
+	}
+	if strings.TrimSpace(bodyKey) == "" {
+		bodyKey = queryValue(r.URL.RawQuery, "key")
+	}
+	key, err := engine.NormalizeKey(bodyKey)
+	if err != nil {
+		return "", "", err
+	}
+	return ns, key, nil
+}
+
+func (s *server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
+	var req api.KeepAliveRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	fencing, err := fencingToken(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ns, key, err := s.leaseTarget(r, req.Namespace, req.Key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.LeaseID == "" {
+		s.fail(w, r, api.ErrCodeMissingLease, "lease_id is required")
+		return
+	}
+	txnID := req.TxnID
+	if v := strings.TrimSpace(r.Header.Get(api.HeaderTxnID)); v != "" {
+		txnID = v
+	}
+	exp, err := s.eng.KeepAlive(r.Context(), engine.LeaseRef{Namespace: ns, Key: key, LeaseID: req.LeaseID, FencingToken: fencing, TxnID: txnID}, req.TTLSeconds)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header()[api.HeaderFencingToken] = []string{strconv.FormatInt(fencing, 10)}
+	writeJSON(w, http.StatusOK, &api.KeepAliveResponse{ExpiresAt: exp})
+}
+
+func (s *server) handleRelease(w http.ResponseWriter, r *http.Request) {
+	var req api.ReleaseRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	fencing, err := fencingToken(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ns, key, err := s.leaseTarget(r, req.Namespace, req.Key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.LeaseID == "" {
+		s.fail(w, r, api.ErrCodeMissingLease, "lease_id is required")
+		return
+	}
+	if req.TxnID == "" {
+		s.fail(w, r, api.ErrCodeMissingTxn, "txn_id is required: send the txn_id returned by acquire")
+		return
+	}
+	if err := s.eng.Release(r.Context(), engine.LeaseRef{Namespace: ns, Key: key, LeaseID: req.LeaseID, FencingToken: fencing, TxnID: req.TxnID}, req.Rollback); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeReleased(w)
+}
+
+var releasedBody = []byte("{\"released\":true}\n")
+
+func writeReleased(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{"18"}
+	w.WriteHeader(http.StatusOK)
+	w.Write(releasedBody)
+}
+
+func (s *server) handleDescribe(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.namespace(queryValue(r.URL.RawQuery, "namespace"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key, err := engine.NormalizeKey(queryValue(r.URL.RawQuery, "key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp := s.eng.Describe(ns, key)
+	writeJSON(w, http.StatusOK, &resp)
+}

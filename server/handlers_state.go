@@ -1,0 +1,209 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lockd-mcp/lockd-mcp/api"
+	"github.com/lockd-mcp/lockd-mcp/internal/engine"
+)
+
+// stateTarget resolves namespace and key from the query string.
+func (s *server) stateTarget(r *http.Request) (string, string, error) {
+	ns, err := s.namespace(queryValue(r.URL.RawQuery, "namespace"))
+	if err != nil {
+		return "", "", err
+	}
+	key, err := engine.NormalizeKey(queryValue(r.URL.RawQuery, "key"))
+	if err != nil {
+		return "", "", err
+	}
+	return ns, key, nil
+}
+
+// writeRef parses the lease headers every staged write needs: X-Lease-ID,
+// X-Txn-ID and X-Fencing-Token, plus the target key.
+func (s *server) writeRef(r *http.Request) (engine.LeaseRef, error) {
+	ns, key, err := s.stateTarget(r)
+	if err != nil {
+		return engine.LeaseRef{}, err
+	}
+	ref := engine.LeaseRef{Namespace: ns, Key: key}
+	if ref.LeaseID = strings.TrimSpace(r.Header.Get(api.HeaderLeaseID)); ref.LeaseID == "" {
+		return ref, errMissing(api.ErrCodeMissingLease, "X-Lease-ID header required")
+	}
+	if ref.TxnID = strings.TrimSpace(r.Header.Get(api.HeaderTxnID)); ref.TxnID == "" {
+		return ref, errMissing(api.ErrCodeMissingTxn, "X-Txn-ID required")
+	}
+	if ref.FencingToken, err = fencingToken(r); err != nil {
+		return ref, err
+	}
+	return ref, nil
+}
+
+func (s *server) handleGet(w http.ResponseWriter, r *http.Request) {
+	raw := r.URL.RawQuery
+	if strings.TrimSpace(queryValue(raw, "key")) == "" {
+		s.fail(w, r, api.ErrCodeMissingParams, "key query parameter required")
+		return
+	}
+	ns, key, err := s.stateTarget(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var lease *engine.LeaseRef
+	if leaseID := strings.TrimSpace(r.Header.Get(api.HeaderLeaseID)); leaseID != "" || !truthy(queryValue(raw, "public")) {
+		// A lease read; the reference server checks the token first, so a
+		// request with neither lease nor public=1 gets missing_fencing_token.
+		fencing, err := fencingToken(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if leaseID == "" {
+			s.fail(w, r, api.ErrCodeMissingParams, "X-Lease-ID header required for a lease read; add public=1 to read committed state")
+			return
+		}
+		lease = &engine.LeaseRef{Namespace: ns, Key: key, LeaseID: leaseID, FencingToken: fencing}
+	}
+	res, err := s.eng.Get(r.Context(), ns, key, lease)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if res.Body == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	defer res.Body.Close()
+	h := w.Header()
+	h[api.HeaderETag] = []string{res.ETag}
+	h[api.HeaderKeyVersion] = []string{strconv.FormatInt(res.Version, 10)}
+	if lease != nil {
+		h[api.HeaderFencingToken] = []string{strconv.FormatInt(res.FencingToken, 10)}
+	}
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.FormatInt(res.Size, 10)}
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, res.Body); err != nil {
+		s.log.Debug("get: stream aborted", "namespace", ns, "key", key, "err", err)
+	}
+}
+
+func (s *server) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.writeRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := engine.UpdateRequest{LeaseRef: ref, Cond: cond, Body: r.Body, MaxBytes: s.cfg.JSONMaxBytes, ExpectedBytes: -1}
+	if v := strings.TrimSpace(r.Header.Get(api.HeaderExpectedSHA256)); v != "" {
+		if req.ExpectedSHA256, err = engine.ParseExpectedSHA256(v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if v := strings.TrimSpace(r.Header.Get(api.HeaderExpectedBytes)); v != "" {
+		if req.ExpectedBytes, err = engine.ParseExpectedBytes(v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	// Validated but not applied, as on the reference server (WIRE §4.5):
+	// query_hidden is set through /v1/metadata.
+	if _, _, err := queryHiddenHeader(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.eng.Update(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeUpdated(w, res)
+}
+
+func writeUpdated(w http.ResponseWriter, res engine.UpdateResult) {
+	h := w.Header()
+	h[api.HeaderKeyVersion] = []string{strconv.FormatInt(res.Version, 10)}
+	h[api.HeaderETag] = []string{res.ETag}
+	writeJSON(w, http.StatusOK, &api.UpdateResponse{
+		NewVersion: res.Version, NewStateETag: res.ETag, BytesWritten: res.Bytes, Metadata: res.Metadata,
+	})
+}
+
+const metadataBodyMax = 4 << 10
+
+func (s *server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.writeRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cond.IfETag = "" // metadata enforces X-If-Version only
+	var body api.MetadataUpdateRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, metadataBodyMax), &body, true, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hidden, ok, err := queryHiddenHeader(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		if body.QueryHidden == nil {
+			s.fail(w, r, api.ErrCodeInvalidMetadata, `no metadata to set: send {"query_hidden":true|false} or the X-Lockd-Meta-Query-Hidden header`)
+			return
+		}
+		hidden = *body.QueryHidden
+	}
+	ver, meta, err := s.eng.SetMetadata(r.Context(), ref, cond, hidden)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header()[api.HeaderKeyVersion] = []string{strconv.FormatInt(ver, 10)}
+	writeJSON(w, http.StatusOK, &api.MetadataUpdateResponse{Namespace: ref.Namespace, Key: ref.Key, Version: ver, Metadata: meta})
+}
+
+func (s *server) handleRemove(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.writeRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// X-If-Version is syntax-checked but not enforced on remove (WIRE §4.8).
+	cond.HasIfVersion = false
+	removed, ver, err := s.eng.Remove(r.Context(), ref, cond)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ver > 0 {
+		w.Header()[api.HeaderKeyVersion] = []string{strconv.FormatInt(ver, 10)}
+	}
+	writeJSON(w, http.StatusOK, &api.RemoveResponse{Removed: removed, NewVersion: ver})
+}
+
+func (s *server) handleMutate(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, api.ErrCodeNotImplemented, "server-side mutations are not available in this build yet: read the document with /v1/get, change it and write it back with /v1/update")
+}
