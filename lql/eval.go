@@ -229,28 +229,39 @@ func numericForm(v any) (float64, bool) {
 }
 
 func evalEq(t *Term, doc any) bool {
-	want := t.Value
-	if resolveAny(doc, t.Field, func(v any) bool {
-		s, ok := stringForm(v)
-		return ok && s == want
-	}) {
-		return true
+	eq := newEqMatcher(t.Value)
+	return resolveAny(doc, t.Field, eq.holds)
+}
+
+// eqMatcher tests values for eq: equal string forms, or temporal equality
+// when the wanted value is a temporal literal (spec §4.3).
+type eqMatcher struct {
+	want     string
+	temporal bool
+	wt       temporal
+}
+
+func newEqMatcher(want string) eqMatcher {
+	m := eqMatcher{want: want}
+	if maybeTemporal(strings.TrimSpace(want)) {
+		m.wt, m.temporal = parseTemporal(want)
 	}
-	if !maybeTemporal(strings.TrimSpace(want)) {
-		return false
-	}
-	wt, ok := parseTemporal(want)
+	return m
+}
+
+func (m *eqMatcher) holds(v any) bool {
+	s, ok := stringForm(v)
 	if !ok {
 		return false
 	}
-	return resolveAny(doc, t.Field, func(v any) bool {
-		s, ok := stringForm(v)
-		if !ok || !maybeTemporal(strings.TrimSpace(s)) {
-			return false
-		}
-		vt, ok := parseTemporal(s)
-		return ok && temporalEqual(vt, wt)
-	})
+	if s == m.want {
+		return true
+	}
+	if !m.temporal || !maybeTemporal(strings.TrimSpace(s)) {
+		return false
+	}
+	vt, ok := parseTemporal(s)
+	return ok && temporalEqual(vt, m.wt)
 }
 
 func evalString(t *Term, doc any, prefix, fold bool) bool {

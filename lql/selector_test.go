@@ -87,6 +87,9 @@ func TestSelectorExamples(t *testing.T) {
 			if m := Matches(back, doc); m != want {
 				t.Fatalf("Matches after JSON round trip = %v, want %v (AST %s)", m, want, got)
 			}
+			if m, err := MatchReader(sel, bytes.NewReader([]byte(ex.doc))); err != nil || m != want {
+				t.Fatalf("MatchReader(%q, %s) = %v, %v, want %v", ex.expr, ex.doc, m, err, want)
+			}
 		})
 	}
 }
