@@ -1,6 +1,7 @@
 package lql
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -31,9 +32,14 @@ func TestMutationExamples(t *testing.T) {
 			}
 			doc := decodeDoc(t, ex.doc)
 			err = ApplyMutations(doc, muts)
+			var out bytes.Buffer
+			_, serr := MutateStream(t.Context(), strings.NewReader(ex.doc), &out, muts, MutateOptions{Mode: MutateSingleObject})
 			if strings.HasPrefix(ex.want, "apply:") {
 				if err == nil || err.Error() != ex.want[6:] {
 					t.Fatalf("apply %q: error %v, want %q", ex.exprs, err, ex.want[6:])
+				}
+				if serr == nil || !strings.Contains(serr.Error(), "not numeric") {
+					t.Fatalf("MutateStream %q: error %v, want a not-numeric error", ex.exprs, serr)
 				}
 				return
 			}
@@ -43,6 +49,12 @@ func TestMutationExamples(t *testing.T) {
 			got, _ := json.Marshal(doc)
 			if !sameJSON(got, []byte(ex.want)) {
 				t.Fatalf("apply %q:\n got %s\nwant %s", ex.exprs, got, ex.want)
+			}
+			if serr != nil {
+				t.Fatalf("MutateStream %q: %v", ex.exprs, serr)
+			}
+			if !sameJSON(out.Bytes(), []byte(ex.want)) {
+				t.Fatalf("MutateStream %q:\n got %s\nwant %s", ex.exprs, out.Bytes(), ex.want)
 			}
 		})
 	}
