@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/lql"
 )
 
 // Document is a state document held in memory, for callers that edit
@@ -37,6 +40,9 @@ func NewDocument(namespace, key string) *Document {
 // gives an empty object, as the server treats missing state.
 func (d *Document) LoadFrom(r io.Reader) error {
 	dec := json.NewDecoder(r)
+	// Numbers stay as written (json.Number): a document read and saved
+	// again must not lose the precision of large integers.
+	dec.UseNumber()
 	var body map[string]any
 	if err := dec.Decode(&body); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -49,6 +55,24 @@ func (d *Document) LoadFrom(r io.Reader) error {
 		body = map[string]any{}
 	}
 	d.Body = body
+	return nil
+}
+
+// Mutate applies LQL mutation expressions to Body, with the current time
+// for time: values.
+func (d *Document) Mutate(exprs ...string) error {
+	return d.MutateWithTime(time.Now(), exprs...)
+}
+
+// MutateWithTime applies LQL mutation expressions to Body, with now for
+// time: values.
+func (d *Document) MutateWithTime(now time.Time, exprs ...string) error {
+	if d.Body == nil {
+		d.Body = map[string]any{}
+	}
+	if err := lql.MutateWithTime(d.Body, now, exprs...); err != nil {
+		return fmt.Errorf("lockd: mutate document %s/%s: %w", d.Namespace, d.Key, err)
+	}
 	return nil
 }
 
