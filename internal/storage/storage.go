@@ -35,7 +35,8 @@ type BlobRef struct {
 }
 
 // Batch is a set of changes that Commit applies atomically: after a crash
-// either all of it or none of it is visible to Load.
+// either all of it or none of it is visible to Load. Within a batch, puts
+// apply in order (the last put of a key wins), then deletes, then frees.
 type Batch struct {
 	// Puts replaces the value of each record.
 	Puts []Record
