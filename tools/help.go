@@ -95,74 +95,74 @@ type HelpResult struct {
 // mutate a shared copy.
 func helpTopics() map[string]HelpResult {
 	return map[string]HelpResult{
-	"overview": {
-		Summary: "lockd gives agents exclusive leases (TTL + fencing token), JSON state per key with compare-and-set, and LQL queries over state.",
-		Invariants: []string{
-			"Writes to a key need the lease on it: acquire, write, release.",
-			"Writes are staged under the lease's txn and become visible on release; release with rollback discards them.",
+		"overview": {
+			Summary: "lockd gives agents exclusive leases (TTL + fencing token), JSON state per key with compare-and-set, and LQL queries over state.",
+			Invariants: []string{
+				"Writes to a key need the lease on it: acquire, write, release.",
+				"Writes are staged under the lease's txn and become visible on release; release with rollback discards them.",
+			},
+			NextCalls: []string{"lockd_lock_acquire", "lockd_get", "lockd_state_put", "lockd_query"},
+			Resources: []string{"lockd://docs/overview", "lockd://docs/workflows"},
 		},
-		NextCalls: []string{"lockd_lock_acquire", "lockd_get", "lockd_state_put", "lockd_query"},
-		Resources: []string{"lockd://docs/overview", "lockd://docs/workflows"},
-	},
-	"leases": {
-		Summary: "lockd_lock_acquire grants an exclusive lease on key for ttl_seconds. This MCP session renews it (auto_keepalive) until lockd_lock_release or session end.",
-		Invariants: []string{
-			"One holder per key; others get the holder's owner and expires_at_unix.",
-			"block_seconds>0 waits for the key (progress notifications while waiting); -1 or 0 fails at once.",
-			"fencing_token grows with every grant; writes default fencing_token and txn_id to this session's lease, so pass lease_id only.",
-			"Session end releases every held lease with rollback.",
+		"leases": {
+			Summary: "lockd_lock_acquire grants an exclusive lease on key for ttl_seconds. This MCP session renews it (auto_keepalive) until lockd_lock_release or session end.",
+			Invariants: []string{
+				"One holder per key; others get the holder's owner and expires_at_unix.",
+				"block_seconds>0 waits for the key (progress notifications while waiting); -1 or 0 fails at once.",
+				"fencing_token grows with every grant; writes default fencing_token and txn_id to this session's lease, so pass lease_id only.",
+				"Session end releases every held lease with rollback.",
+			},
+			NextCalls: []string{"lockd_lock_status", "lockd_lock_keepalive", "lockd_lock_release"},
+			Resources: []string{"lockd://docs/workflows"},
 		},
-		NextCalls: []string{"lockd_lock_status", "lockd_lock_keepalive", "lockd_lock_release"},
-		Resources: []string{"lockd://docs/workflows"},
-	},
-	"state": {
-		Summary: "Each key holds one JSON document with a version and etag. Read with lockd_get (no lease needed); write under a lease with lockd_state_update/patch/mutate, or one-shot with lockd_state_put/delete.",
-		Invariants: []string{
-			"if_version / if_etag make a write fail with the current version when someone else wrote first.",
-			"lockd_get returns at most inline_max_payload_bytes inline; page with offset+limit or use output_path.",
+		"state": {
+			Summary: "Each key holds one JSON document with a version and etag. Read with lockd_get (no lease needed); write under a lease with lockd_state_update/patch/mutate, or one-shot with lockd_state_put/delete.",
+			Invariants: []string{
+				"if_version / if_etag make a write fail with the current version when someone else wrote first.",
+				"lockd_get returns at most inline_max_payload_bytes inline; page with offset+limit or use output_path.",
+			},
+			NextCalls: []string{"lockd_get", "lockd_state_put", "lockd_state_patch", "lockd_describe"},
+			Resources: []string{"lockd://docs/workflows", "lockd://state/{namespace}/{key}"},
 		},
-		NextCalls: []string{"lockd_get", "lockd_state_put", "lockd_state_patch", "lockd_describe"},
-		Resources: []string{"lockd://docs/workflows", "lockd://state/{namespace}/{key}"},
-	},
-	"query": {
-		Summary: "lockd_query returns keys whose committed state matches an LQL selector; lockd_query_stream returns the documents (inline rows or NDJSON to output_path).",
-		Invariants: []string{
-			"Pages: pass the returned cursor back until it is empty.",
-			"Keys hidden with query_hidden are never returned.",
-			"After writes, use refresh=wait_for or lockd_index_flush for read-your-writes.",
+		"query": {
+			Summary: "lockd_query returns keys whose committed state matches an LQL selector; lockd_query_stream returns the documents (inline rows or NDJSON to output_path).",
+			Invariants: []string{
+				"Pages: pass the returned cursor back until it is empty.",
+				"Keys hidden with query_hidden are never returned.",
+				"After writes, use refresh=wait_for or lockd_index_flush for read-your-writes.",
+			},
+			NextCalls: []string{"lockd_query", "lockd_query_stream", "lockd_index_flush"},
+			Resources: []string{"lockd://docs/lql"},
 		},
-		NextCalls: []string{"lockd_query", "lockd_query_stream", "lockd_index_flush"},
-		Resources: []string{"lockd://docs/lql"},
-	},
-	"lql": {
-		Summary: `Selectors: /status="open", /n>=3, eq{field=/status,value=open}, exists{/tags/urgent}, prefix{field=/name,value=ab}, in{field=/s,any=a|b}; comma means AND; or.X adds an OR branch. Mutations: /a/b=1, /tags/x=true, /n++, /n=+2, rm:/a, time:/at=NOW.`,
-		Invariants: []string{
-			"Fields are JSON Pointers.",
-			"Mutations apply in order to the lease-visible document.",
+		"lql": {
+			Summary: `Selectors: /status="open", /n>=3, eq{field=/status,value=open}, exists{/tags/urgent}, prefix{field=/name,value=ab}, in{field=/s,any=a|b}; comma means AND; or.X adds an OR branch. Mutations: /a/b=1, /tags/x=true, /n++, /n=+2, rm:/a, time:/at=NOW.`,
+			Invariants: []string{
+				"Fields are JSON Pointers.",
+				"Mutations apply in order to the lease-visible document.",
+			},
+			NextCalls: []string{"lockd_query", "lockd_state_mutate"},
+			Resources: []string{"lockd://docs/lql"},
 		},
-		NextCalls: []string{"lockd_query", "lockd_state_mutate"},
-		Resources: []string{"lockd://docs/lql"},
-	},
-	"streams": {
-		Summary: "Large state: lockd_state_write_stream_begin (under a lease) → _append chunks (chunk_text or chunk_base64) → _commit with expected_bytes/expected_sha256; _abort discards. Or pass payload_path / output_path inside an allowed root.",
-		Invariants: []string{
-			"Chunks flow straight to the server; nothing is buffered whole.",
-			"A stream idle past the idle timeout is aborted and nothing is staged.",
-			"The write is staged under the lease; release commits it.",
+		"streams": {
+			Summary: "Large state: lockd_state_write_stream_begin (under a lease) → _append chunks (chunk_text or chunk_base64) → _commit with expected_bytes/expected_sha256; _abort discards. Or pass payload_path / output_path inside an allowed root.",
+			Invariants: []string{
+				"Chunks flow straight to the server; nothing is buffered whole.",
+				"A stream idle past the idle timeout is aborted and nothing is staged.",
+				"The write is staged under the lease; release commits it.",
+			},
+			NextCalls: []string{"lockd_state_write_stream_begin", "lockd_state_stream"},
+			Resources: []string{"lockd://docs/workflows"},
 		},
-		NextCalls: []string{"lockd_state_write_stream_begin", "lockd_state_stream"},
-		Resources: []string{"lockd://docs/workflows"},
-	},
-	"errors": {
-		Summary: "Every failure is an isError result naming the argument or server condition and the next tool to call.",
-		Invariants: []string{
-			"version_conflict / etag_mismatch: re-read with lockd_get, then retry with the current version.",
-			"waiting (key held): the error names owner and expires_at_unix; retry with block_seconds.",
-			"lease_expired / lease_required: lockd_lock_acquire again.",
+		"errors": {
+			Summary: "Every failure is an isError result naming the argument or server condition and the next tool to call.",
+			Invariants: []string{
+				"version_conflict / etag_mismatch: re-read with lockd_get, then retry with the current version.",
+				"waiting (key held): the error names owner and expires_at_unix; retry with block_seconds.",
+				"lease_expired / lease_required: lockd_lock_acquire again.",
+			},
+			NextCalls: []string{"lockd_describe", "lockd_lock_status"},
+			Resources: []string{"lockd://docs/errors"},
 		},
-		NextCalls: []string{"lockd_describe", "lockd_lock_status"},
-		Resources: []string{"lockd://docs/errors"},
-	},
 	}
 }
 

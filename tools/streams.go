@@ -243,4 +243,3 @@ type StreamStatusResult struct {
 func writeStreamStatus(_ context.Context, d *Deps, a StreamStatusArgs) (StreamStatusResult, error) {
 	return d.Streams.Status(a.StreamID)
 }
-
