@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -22,6 +23,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "serve", summary: "run the lockd-compatible HTTP server", run: runServe},
+		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
 
@@ -33,11 +35,16 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, env func(string) string, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
+	// No subcommand (or only flags): MCP over stdio, what MCP clients run.
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if err := runMCP(ctx, args, env, stderr); err != nil {
+			fmt.Fprintf(stderr, "lockd-mcp: %v\n", err)
+			return 1
 		}
+		return 0
+	}
+	if args[0] == "help" {
+		usage(stderr)
 		return 0
 	}
 	for _, c := range commands() {
