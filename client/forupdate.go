@@ -176,6 +176,11 @@ func (a *AcquireForUpdateContext) MutateWithOptions(ctx context.Context, mutatio
 	return a.Session.MutateWithOptions(ctx, mutations, opts)
 }
 
+// MutateLocal applies LQL mutations in this process and streams the result.
+func (a *AcquireForUpdateContext) MutateLocal(ctx context.Context, mutations []string, options MutateLocalOptions) (*UpdateResult, error) {
+	return a.Session.MutateLocal(ctx, mutations, options)
+}
+
 // UpdateMetadata stages a metadata change.
 func (a *AcquireForUpdateContext) UpdateMetadata(ctx context.Context, meta MetadataOptions) (*MetadataResult, error) {
 	return a.Session.UpdateMetadata(ctx, meta)
