@@ -5,14 +5,21 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lockd-mcp/lockd-mcp/api"
 	"github.com/lockd-mcp/lockd-mcp/internal/engine"
+	"github.com/lockd-mcp/lockd-mcp/lql"
 )
 
-// stateTarget resolves namespace and key from the query string.
-func (s *server) stateTarget(r *http.Request) (string, string, error) {
-	ns, err := s.namespace(queryValue(r.URL.RawQuery, "namespace"))
+// stateTarget resolves namespace and key from the query string; bodyNS is
+// the namespace to use when the query names none.
+func (s *server) stateTarget(r *http.Request, bodyNS string) (string, string, error) {
+	rawNS := queryValue(r.URL.RawQuery, "namespace")
+	if strings.TrimSpace(rawNS) == "" {
+		rawNS = bodyNS
+	}
+	ns, err := s.namespace(rawNS)
 	if err != nil {
 		return "", "", err
 	}
@@ -25,8 +32,8 @@ func (s *server) stateTarget(r *http.Request) (string, string, error) {
 
 // writeRef parses the lease headers every staged write needs: X-Lease-ID,
 // X-Txn-ID and X-Fencing-Token, plus the target key.
-func (s *server) writeRef(r *http.Request) (engine.LeaseRef, error) {
-	ns, key, err := s.stateTarget(r)
+func (s *server) writeRef(r *http.Request, bodyNS string) (engine.LeaseRef, error) {
+	ns, key, err := s.stateTarget(r, bodyNS)
 	if err != nil {
 		return engine.LeaseRef{}, err
 	}
@@ -49,7 +56,7 @@ func (s *server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, api.ErrCodeMissingParams, "key query parameter required")
 		return
 	}
-	ns, key, err := s.stateTarget(r)
+	ns, key, err := s.stateTarget(r, "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -94,7 +101,7 @@ func (s *server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleUpdate(w http.ResponseWriter, r *http.Request) {
-	ref, err := s.writeRef(r)
+	ref, err := s.writeRef(r, "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -143,7 +150,7 @@ func writeUpdated(w http.ResponseWriter, res engine.UpdateResult) {
 const metadataBodyMax = 4 << 10
 
 func (s *server) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	ref, err := s.writeRef(r)
+	ref, err := s.writeRef(r, "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -181,7 +188,7 @@ func (s *server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleRemove(w http.ResponseWriter, r *http.Request) {
-	ref, err := s.writeRef(r)
+	ref, err := s.writeRef(r, "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -205,5 +212,55 @@ func (s *server) handleRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleMutate(w http.ResponseWriter, r *http.Request) {
-	s.fail(w, r, api.ErrCodeNotImplemented, "server-side mutations are not available in this build yet: read the document with /v1/get, change it and write it back with /v1/update")
+	var req api.MutateRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ref, err := s.writeRef(r, req.Namespace)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cond, err := conditions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, _, err := queryHiddenHeader(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	blank := true
+	for _, m := range req.Mutations {
+		if strings.TrimSpace(m) != "" {
+			blank = false
+			break
+		}
+	}
+	if blank {
+		s.fail(w, r, api.ErrCodeInvalidBody, `mutations are required: send {"mutations":["/path=value", ...]}`)
+		return
+	}
+	muts, err := lql.ParseMutations(req.Mutations, time.Now())
+	if err != nil {
+		s.fail(w, r, api.ErrCodeInvalidMutations, err.Error())
+		return
+	}
+	res, stats, err := s.eng.Mutate(r.Context(), ref, cond, s.cfg.JSONMaxBytes, func(doc map[string]any) error {
+		return lql.ApplyMutations(doc, muts)
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h[api.HeaderMutateCandidatesSeen] = hdrOne
+	h[api.HeaderMutateCandidatesWritten] = hdrOne
+	h[api.HeaderMutateBytesRead] = []string{strconv.FormatInt(stats.BytesRead, 10)}
+	h[api.HeaderMutateBytesWritten] = []string{strconv.FormatInt(stats.BytesWritten, 10)}
+	h[api.HeaderMutateBytesCaptured] = hdrZero
+	h[api.HeaderMutateSpillCount] = hdrZero
+	h[api.HeaderMutateSpillBytes] = hdrZero
+	writeUpdated(w, res)
 }

@@ -21,6 +21,7 @@ var (
 	hdrJSON = []string{"application/json"}
 	hdrTrue = []string{"true"}
 	hdrZero = []string{"0"}
+	hdrOne  = []string{"1"}
 )
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
