@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lockd-mcp/lockd-mcp/client"
@@ -113,6 +115,10 @@ func runMCP(ctx context.Context, args []string, env func(string) string, stderr 
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// An MCP client may close our stdout/stderr pipes before we have
+	// released our leases; without this a log line would kill the process
+	// with SIGPIPE and leave the leases to expire instead of rolling back.
+	signal.Ignore(syscall.SIGPIPE)
 	if env("GOMEMLIMIT") == "" {
 		// Large write streams churn through chunk-sized buffers; a soft
 		// limit keeps the resident size flat instead of growing with GOGC.
