@@ -1,0 +1,232 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Change is one committed change of a key, handed to the index by the
+// engine once the commit is durable.
+type Change struct {
+	Key     string
+	Version int64
+	// Delete removes the key from the index; the other fields are ignored.
+	Delete bool
+	// Hidden is the committed query_hidden attribute: hidden keys stay
+	// indexed (so a metadata flip is cheap) but never reach results.
+	Hidden bool
+	// Doc is the committed document. When nil, Open is called by the
+	// background applier instead, so large documents need not be held in
+	// memory while queued.
+	Doc  []byte
+	Open func() (io.ReadCloser, error)
+}
+
+// maxIndexedDoc caps how much of a document the applier reads. Larger
+// documents are not indexed; queries verify them with the matcher, so the
+// answer stays exact and only the speed suffers.
+const maxIndexedDoc = 16 << 20
+
+// Applier bounds: a batch is applied under one write lock, so its size
+// bounds how long queries can stall behind it; the queue bound is the
+// backpressure point of Submit.
+const (
+	maxBatch  = 256
+	maxQueued = 8192
+)
+
+// applier applies submitted changes in the background, in submission order.
+//
+// Submit only appends to a queue, so the commit path pays a mutex and a
+// slice append; the parsing and posting updates run on a worker goroutine
+// that exists only while the queue is non-empty (no lifecycle to manage).
+// Sequence numbers are assigned at Submit and published once applied, which
+// is what makes refresh=wait_for exact: a query that waits for the last
+// sequence submitted before it started sees every change the engine had
+// acknowledged by then, because the engine submits before acknowledging.
+type applier struct {
+	ix *Index
+
+	qmu       sync.Mutex
+	drained   sync.Cond // signalled when the worker takes a batch
+	queue     []Change
+	submitted uint64
+	running   bool
+
+	// applied and updatedAt are guarded by Index.mu; changed is closed and
+	// replaced whenever applied moves.
+	applied   uint64
+	updatedAt time.Time
+	changed   chan struct{}
+
+	// paths interns canonical paths; only the (single) worker touches it.
+	paths map[string]string
+}
+
+func (a *applier) init(ix *Index) {
+	a.ix = ix
+	a.drained.L = &a.qmu
+	a.changed = make(chan struct{})
+	a.paths = map[string]string{}
+}
+
+// Submit queues a change and returns its sequence number. Changes of one
+// key must be submitted in commit order.
+func (ix *Index) Submit(c Change) uint64 {
+	a := &ix.applier
+	a.qmu.Lock()
+	// Backpressure: a writer that outruns the applier waits here instead
+	// of growing the queue (and the wait of every wait_for query) without
+	// bound. In the server a commit costs far more than indexing it, so
+	// this only bites under synthetic floods.
+	for len(a.queue) >= maxQueued {
+		a.drained.Wait()
+	}
+	a.submitted++
+	seq := a.submitted
+	a.queue = append(a.queue, c)
+	start := !a.running
+	a.running = true
+	a.qmu.Unlock()
+	if start {
+		go a.run()
+	}
+	return seq
+}
+
+// Put indexes doc as the committed document of key and waits until it is
+// applied. It is the synchronous form of Submit, for rebuilds and tests.
+func (ix *Index) Put(ctx context.Context, key string, version int64, doc []byte) error {
+	return ix.WaitFor(ctx, ix.Submit(Change{Key: key, Version: version, Doc: doc}))
+}
+
+// Delete removes key and waits until the removal is applied.
+func (ix *Index) Delete(ctx context.Context, key string) error {
+	return ix.WaitFor(ctx, ix.Submit(Change{Key: key, Delete: true}))
+}
+
+// run drains the queue batch by batch: documents are parsed without the
+// index lock, then the whole batch is applied under one write lock so
+// queries see either none or all of it.
+func (a *applier) run() {
+	for {
+		a.qmu.Lock()
+		if len(a.queue) == 0 {
+			a.running = false
+			a.qmu.Unlock()
+			return
+		}
+		n := min(len(a.queue), maxBatch)
+		batch := a.queue[:n:n]
+		a.queue = a.queue[n:]
+		if len(a.queue) == 0 {
+			a.queue = nil // let the backing array go
+		}
+		// Changes are numbered in queue order, so the last one taken is
+		// the submitted sequence minus what is still queued.
+		last := a.submitted - uint64(len(a.queue))
+		a.drained.Broadcast()
+		a.qmu.Unlock()
+
+		if len(a.paths) > 1<<16 {
+			a.paths = map[string]string{} // keep the intern table bounded
+		}
+		preps := make([]prepared, len(batch))
+		for i, c := range batch {
+			doc, err := readDoc(c)
+			preps[i] = prepare(c, doc, err, a.paths)
+		}
+		ix := a.ix
+		ix.mu.Lock()
+		for _, p := range preps {
+			ix.applyLocked(p)
+		}
+		a.applied = last
+		a.updatedAt = time.Now()
+		close(a.changed)
+		a.changed = make(chan struct{})
+		ix.mu.Unlock()
+	}
+}
+
+// readDoc returns the document of c. A failure to read it (the blob was
+// already superseded and reclaimed, or it is too large) leaves the key
+// marked for verification: queries then read its current document through
+// the Source, which is exact whatever happened.
+func readDoc(c Change) ([]byte, error) {
+	if c.Delete || c.Doc != nil {
+		return c.Doc, nil
+	}
+	if c.Open == nil {
+		return nil, fmt.Errorf("query: change of %q has neither document nor opener", c.Key)
+	}
+	rc, err := c.Open()
+	if err != nil {
+		return nil, fmt.Errorf("query: open %q: %w", c.Key, err)
+	}
+	defer rc.Close()
+	doc, err := io.ReadAll(io.LimitReader(rc, maxIndexedDoc+1))
+	if err != nil {
+		return nil, fmt.Errorf("query: read %q: %w", c.Key, err)
+	}
+	if len(doc) > maxIndexedDoc {
+		return nil, fmt.Errorf("query: document %q too large to index", c.Key)
+	}
+	return doc, nil
+}
+
+// WaitFor blocks until every change up to seq is applied, or ctx ends.
+func (ix *Index) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		ix.mu.RLock()
+		applied, ch := ix.applied, ix.changed
+		ix.mu.RUnlock()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("query: wait for index seq %d: %w", seq, ctx.Err())
+		}
+	}
+}
+
+// Flush waits until everything submitted so far is applied and returns the
+// applied sequence.
+func (ix *Index) Flush(ctx context.Context) (uint64, error) {
+	seq := ix.SubmittedSeq()
+	if err := ix.WaitFor(ctx, seq); err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// SubmittedSeq returns the sequence number of the last submitted change.
+func (ix *Index) SubmittedSeq() uint64 {
+	ix.qmu.Lock()
+	defer ix.qmu.Unlock()
+	return ix.submitted
+}
+
+// Stats is a snapshot of the applier's progress.
+type Stats struct {
+	AppliedSeq   uint64
+	SubmittedSeq uint64
+	UpdatedAt    time.Time
+	Keys         int
+}
+
+// Pending reports whether submitted changes are not yet applied.
+func (s Stats) Pending() bool { return s.SubmittedSeq > s.AppliedSeq }
+
+// Stats returns the applier's progress.
+func (ix *Index) Stats() Stats {
+	sub := ix.SubmittedSeq()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return Stats{AppliedSeq: ix.applied, SubmittedSeq: sub, UpdatedAt: ix.updatedAt, Keys: len(ix.ids)}
+}

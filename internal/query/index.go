@@ -1,0 +1,328 @@
+package query
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+)
+
+// maxTermLen is the longest string kept verbatim in a term dictionary.
+// Longer strings (note bodies, descriptions) are only recorded as "a long
+// string sits at this path": clauses on them are verified by the matcher,
+// which keeps the index far smaller than the documents it covers.
+const maxTermLen = 256
+
+// termKind says what a term of a field records.
+type termKind uint8
+
+const (
+	termStr  termKind = iota // a scalar's string form (string, number text, true/false)
+	termNum                  // a numeric form (number, or a string ParseFloat accepts)
+	termTime                 // a temporal literal, in UTC nanoseconds
+)
+
+// Special postings of a field. Their forward-entry ids sit below
+// firstTermID; dictionary terms start at firstTermID.
+const (
+	specPresent = iota // the path resolves (any node, null included)
+	specExists         // a non-null node
+	specLong           // a string longer than maxTermLen
+	specOdd            // a value the index cannot classify surely
+	specDateish        // a string that looks like a temporal literal
+	numSpecials
+)
+
+const firstTermID = numSpecials
+
+// term is one dictionary entry of a field: a value and the keys holding it.
+type term struct {
+	kind termKind
+	s    string
+	f    float64
+	t    int64
+	post *bitmap // nil when the slot is free
+}
+
+// field holds the postings of one canonical path.
+type field struct {
+	path    string
+	special [numSpecials]*bitmap
+	strs    map[string]uint32
+	nums    map[float64]uint32
+	times   map[int64]uint32
+	terms   []term // indexed by term id - firstTermID
+	free    []uint32
+}
+
+func newField(path string) *field {
+	f := &field{path: path, strs: map[string]uint32{}, nums: map[float64]uint32{}, times: map[int64]uint32{}}
+	for i := range f.special {
+		f.special[i] = newBitmap()
+	}
+	return f
+}
+
+// entry is one forward-index record: key id k appears in posting term of
+// field fid. Keeping them per key lets an update remove the old postings
+// without the old document.
+type entry struct {
+	fid  uint32
+	term uint32
+}
+
+// docInfo is what the index remembers of one key.
+type docInfo struct {
+	key     string
+	version int64
+	entries []entry
+}
+
+// Index is the inverted index of one namespace over committed documents.
+// See doc.go for the model; Submit/WaitFor in applier.go feed it.
+type Index struct {
+	mu     sync.RWMutex
+	ids    map[string]uint32
+	docs   []docInfo // by key id; key "" marks a free id
+	freeID []uint32
+	// live holds every indexed key; objects those whose document is a JSON
+	// object the index could walk. verify holds the live keys the index
+	// cannot describe (non-objects, unreadable or unwalkable documents):
+	// every non-empty query verifies them with the matcher.
+	live, objects, verify, hidden *bitmap
+	fields                        map[string]uint32
+	fieldList                     []*field
+
+	applier
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	ix := &Index{
+		ids:     map[string]uint32{},
+		live:    newBitmap(),
+		objects: newBitmap(),
+		verify:  newBitmap(),
+		hidden:  newBitmap(),
+		fields:  map[string]uint32{},
+	}
+	ix.applier.init(ix)
+	return ix
+}
+
+// prepared is a change parsed outside the index lock.
+type prepared struct {
+	Change
+	object bool // the document is a JSON object and nodes describes it
+	nodes  []node
+}
+
+// node is one indexed document node with its derived forms.
+type node struct {
+	path    string
+	kind    nodeKind
+	text    string // string form of scalars
+	odd     bool   // invalid UTF-8 or a number out of float64 range
+	num     float64
+	numOK   bool
+	tclass  temporalClass
+	instant int64
+}
+
+// prepare walks a document into nodes. paths interns canonical paths so a
+// namespace of similar documents shares one copy of each.
+func prepare(c Change, doc []byte, readErr error, paths map[string]string) prepared {
+	p := prepared{Change: c}
+	if c.Delete || readErr != nil {
+		return p
+	}
+	var nodes []node
+	kind, err := walkJSON(doc, func(path []byte, kind nodeKind, text string, utf8OK bool) {
+		ps, ok := paths[string(path)]
+		if !ok {
+			ps = string(path)
+			paths[ps] = ps
+		}
+		n := node{path: ps, kind: kind, text: text, odd: !utf8OK}
+		switch kind {
+		case kindNumber, kindString:
+			f, err := strconv.ParseFloat(text, 64)
+			switch {
+			case err == nil && !math.IsNaN(f):
+				n.num, n.numOK = f, true
+			case err != nil && errors.Is(err, strconv.ErrRange):
+				n.odd = true // the reference may or may not give it a numeric form
+			}
+			if kind == kindString {
+				n.tclass, n.instant = classifyTemporal(text)
+			}
+		}
+		nodes = append(nodes, n)
+	})
+	if err != nil || kind != kindObject {
+		return p
+	}
+	p.object, p.nodes = true, nodes
+	return p
+}
+
+// applyLocked applies one prepared change. The caller holds mu for writing.
+func (ix *Index) applyLocked(p prepared) {
+	id, exists := ix.ids[p.Key]
+	if exists {
+		ix.clearLocked(id)
+	}
+	if p.Delete {
+		if exists {
+			delete(ix.ids, p.Key)
+			ix.docs[id] = docInfo{}
+			ix.freeID = append(ix.freeID, id)
+			ix.live.remove(id)
+			ix.verify.remove(id)
+			ix.hidden.remove(id)
+		}
+		return
+	}
+	if !exists {
+		if n := len(ix.freeID); n > 0 {
+			id = ix.freeID[n-1]
+			ix.freeID = ix.freeID[:n-1]
+		} else {
+			id = uint32(len(ix.docs))
+			ix.docs = append(ix.docs, docInfo{})
+		}
+		ix.ids[p.Key] = id
+		ix.live.add(id)
+	}
+	d := &ix.docs[id]
+	d.key, d.version = p.Key, p.Version
+	if p.Hidden {
+		ix.hidden.add(id)
+	} else {
+		ix.hidden.remove(id)
+	}
+	if !p.object {
+		ix.verify.add(id)
+		return
+	}
+	ix.verify.remove(id)
+	ix.objects.add(id)
+	for i := range p.nodes {
+		ix.addNodeLocked(id, d, &p.nodes[i])
+	}
+}
+
+// clearLocked removes every posting of key id.
+func (ix *Index) clearLocked(id uint32) {
+	d := &ix.docs[id]
+	for _, e := range d.entries {
+		f := ix.fieldList[e.fid]
+		if e.term < firstTermID {
+			f.special[e.term].remove(id)
+			continue
+		}
+		t := &f.terms[e.term-firstTermID]
+		t.post.remove(id)
+		if t.post.empty() {
+			switch t.kind {
+			case termStr:
+				delete(f.strs, t.s)
+			case termNum:
+				delete(f.nums, t.f)
+			case termTime:
+				delete(f.times, t.t)
+			}
+			*t = term{}
+			f.free = append(f.free, e.term)
+		}
+	}
+	d.entries = d.entries[:0]
+	ix.objects.remove(id)
+}
+
+func (ix *Index) fieldLocked(path string) (uint32, *field) {
+	if fid, ok := ix.fields[path]; ok {
+		return fid, ix.fieldList[fid]
+	}
+	fid := uint32(len(ix.fieldList))
+	f := newField(path)
+	ix.fields[path] = fid
+	ix.fieldList = append(ix.fieldList, f)
+	return fid, f
+}
+
+func (ix *Index) addNodeLocked(id uint32, d *docInfo, n *node) {
+	fid, f := ix.fieldLocked(n.path)
+	special := func(s int) {
+		if f.special[s].add(id) {
+			d.entries = append(d.entries, entry{fid, uint32(s)})
+		}
+	}
+	addTerm := func(tid uint32) {
+		if f.terms[tid-firstTermID].post.add(id) {
+			d.entries = append(d.entries, entry{fid, tid})
+		}
+	}
+	special(specPresent)
+	if n.kind == kindNull {
+		return
+	}
+	special(specExists)
+	if n.kind == kindObject || n.kind == kindArray {
+		return
+	}
+	if n.odd {
+		special(specOdd)
+	}
+	switch {
+	case len(n.text) > maxTermLen:
+		special(specLong)
+	default:
+		tid, ok := f.strs[n.text]
+		if !ok {
+			tid = f.newTerm(term{kind: termStr, s: n.text})
+			f.strs[n.text] = tid
+		}
+		addTerm(tid)
+	}
+	if n.numOK {
+		tid, ok := f.nums[n.num]
+		if !ok {
+			tid = f.newTerm(term{kind: termNum, f: n.num})
+			f.nums[n.num] = tid
+		}
+		addTerm(tid)
+	}
+	switch n.tclass {
+	case temporalOK:
+		special(specDateish)
+		tid, ok := f.times[n.instant]
+		if !ok {
+			tid = f.newTerm(term{kind: termTime, t: n.instant})
+			f.times[n.instant] = tid
+		}
+		addTerm(tid)
+	case temporalUnsure:
+		special(specDateish)
+		special(specOdd)
+	}
+}
+
+func (f *field) newTerm(t term) uint32 {
+	t.post = newBitmap()
+	if n := len(f.free); n > 0 {
+		tid := f.free[n-1]
+		f.free = f.free[:n-1]
+		f.terms[tid-firstTermID] = t
+		return tid
+	}
+	f.terms = append(f.terms, t)
+	return uint32(len(f.terms)-1) + firstTermID
+}
+
+// Len returns the number of indexed keys.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.ids)
+}
