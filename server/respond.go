@@ -79,6 +79,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		resp = api.ErrorResponse{ErrorCode: api.ErrCodeInternal, Detail: "internal server error"}
 	}
 	h := w.Header()
+	if s.drainUntil.Load() != 0 {
+		// The request may have started (and blocked) before the drain.
+		h[api.HeaderShutdownImminent] = hdrTrue
+	}
 	h[api.HeaderCorrelationID] = []string{correlationID(r)}
 	if resp.RetryAfterSeconds > 0 {
 		h[api.HeaderRetryAfter] = []string{strconv.FormatInt(resp.RetryAfterSeconds, 10)}
