@@ -130,4 +130,3 @@ func TestTxnEndpoints(t *testing.T) {
 		wantStatus(t, ts.publicGet("default", "pc"), 204, "")
 	})
 }
-
