@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/api"
+	"github.com/lockd-mcp/lockd-mcp/client"
+)
+
+// Benchmarks run only with -bench; use -benchtime=1x for the 1 GiB ones.
+
+func p50(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkCycleMCPvsSDK times acquire → state_update (1 KiB) → release
+// through the stdio MCP path and through the SDK against the same server,
+// and reports both p50s and their ratio (target ≤ 1.5).
+func BenchmarkCycleMCPvsSDK(b *testing.B) {
+	h := startLockd(b, "mem://", 0)
+	p := startMCP(b, "bench", "--server", h.URL(), "--disable-mtls", "--log-level", "warn")
+	cli, err := client.New(h.URL(), client.WithDisableMTLS(true), client.WithDefaultNamespace("mcp"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	doc := `{"pad":"` + strings.Repeat("x", 1024-10) + `"}`
+	ctx := context.Background()
+	var mcpT, sdkT []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		l := p.fast("lockd_lock_acquire", map[string]any{"key": "cycle-mcp", "auto_keepalive": false})
+		p.fast("lockd_state_update", map[string]any{"key": "cycle-mcp", "lease_id": l["lease_id"], "payload_text": doc})
+		p.fast("lockd_lock_release", map[string]any{"key": "cycle-mcp", "lease_id": l["lease_id"]})
+		mcpT = append(mcpT, time.Since(start))
+
+		start = time.Now()
+		s, err := cli.Acquire(ctx, api.AcquireRequest{Key: "cycle-sdk", Owner: "bench", TTLSeconds: 30, BlockSecs: api.BlockNoWait})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cli.UpdateBytes(ctx, "cycle-sdk", s.LeaseID, []byte(doc), client.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+		sdkT = append(sdkT, time.Since(start))
+	}
+	b.StopTimer()
+	m, s := p50(mcpT), p50(sdkT)
+	b.ReportMetric(float64(m.Microseconds()), "mcp-p50-µs")
+	b.ReportMetric(float64(s.Microseconds()), "sdk-p50-µs")
+	b.ReportMetric(float64(m)/float64(s), "mcp/sdk")
+}
+
+// fast calls a tool that must succeed without the output-schema check, so
+// the benchmark times the server and not the test's validator.
+func (p *mcpProc) fast(name string, args map[string]any) map[string]any {
+	res := p.call(name, args)
+	if res.IsError {
+		p.t.Fatalf("%s failed: %s", name, text(res))
+	}
+	return structured(p.t, res)
+}
+
+// vmHWM is the peak resident set size of pid, from /proc/<pid>/status.
+func vmHWM(b *testing.B, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM")
+	return 0
+}
+
+const (
+	gib   = 1 << 30
+	chunk = 256 << 10
+)
+
+// bigDocChunk returns chunk i of a 1 GiB JSON document {"d":"aaa…"}.
+func bigDocChunk(i, n int) string {
+	body := strings.Repeat("a", chunk)
+	switch i {
+	case 0:
+		return `{"d":"` + body[6:]
+	case n - 1:
+		return body[2:] + `"}`
+	}
+	return body
+}
+
+func bigServer(b *testing.B) (*mcpProc, string) {
+	h := startLockd(b, "disk://"+b.TempDir(), 2*gib)
+	root := b.TempDir()
+	p := startMCP(b, "bench", "--server", h.URL(), "--disable-mtls", "--log-level", "warn", "--allow-root", root)
+	return p, root
+}
+
+func reportBig(b *testing.B, p *mcpProc, elapsed time.Duration) {
+	rss := vmHWM(b, p.cmd.Process.Pid)
+	mbps := float64(gib) / 1e6 / elapsed.Seconds()
+	b.ReportMetric(mbps, "MB/s")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+	if rss > 64<<20 {
+		b.Errorf("peak RSS %d MiB > 64 MiB", rss>>20)
+	}
+	if mbps < 50 {
+		b.Errorf("throughput %.1f MB/s < 50 MB/s", mbps)
+	}
+}
+
+// BenchmarkWriteStream1GiB writes a 1 GiB state through
+// lockd_state_write_stream_append in 256 KiB chunks.
+func BenchmarkWriteStream1GiB(b *testing.B) {
+	p, _ := bigServer(b)
+	n := gib / chunk
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		l := p.ok("lockd_lock_acquire", map[string]any{"key": "big", "ttl_seconds": 60})
+		sid := p.ok("lockd_state_write_stream_begin", map[string]any{"key": "big", "lease_id": l["lease_id"]})["stream_id"]
+		for c := 0; c < n; c++ {
+			p.fast("lockd_state_write_stream_append", map[string]any{"stream_id": sid, "chunk_text": bigDocChunk(c, n)})
+		}
+		p.ok("lockd_state_write_stream_commit", map[string]any{"stream_id": sid, "expected_bytes": gib})
+		p.ok("lockd_lock_release", map[string]any{"key": "big", "lease_id": l["lease_id"]})
+		reportBig(b, p, time.Since(start))
+	}
+}
+
+// BenchmarkPayloadPath1GiB writes the same 1 GiB state from a file through
+// lockd_state_update payload_path.
+func BenchmarkPayloadPath1GiB(b *testing.B) {
+	p, root := bigServer(b)
+	path := filepath.Join(root, "big.json")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	n := gib / chunk
+	for c := 0; c < n; c++ {
+		_, _ = w.WriteString(bigDocChunk(c, n))
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		l := p.ok("lockd_lock_acquire", map[string]any{"key": "bigfile", "ttl_seconds": 60})
+		p.ok("lockd_state_update", map[string]any{"key": "bigfile", "lease_id": l["lease_id"], "payload_path": path})
+		p.ok("lockd_lock_release", map[string]any{"key": "bigfile", "lease_id": l["lease_id"]})
+		reportBig(b, p, time.Since(start))
+	}
+}
