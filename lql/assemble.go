@@ -17,14 +17,45 @@ type bnode struct {
 	set   [numTerms]bool
 }
 
-func (n *bnode) child(list *[]*bnode, idx int) *bnode {
+func (a *assembler) child(list *[]*bnode, idx int) *bnode {
+	if *list == nil {
+		*list = make([]*bnode, 0, max(4, idx+1))
+	}
 	for len(*list) <= idx {
 		*list = append(*list, nil)
 	}
 	if (*list)[idx] == nil {
-		(*list)[idx] = &bnode{}
+		(*list)[idx] = a.newNode()
 	}
 	return (*list)[idx]
+}
+
+// newNode hands out nodes from a small slab: a typical selector needs a
+// handful, and one allocation beats one per node.
+func (a *assembler) newNode() *bnode {
+	if len(a.slab) == 0 {
+		a.slab = make([]bnode, 4)
+	}
+	n := &a.slab[0]
+	a.slab = a.slab[1:]
+	return n
+}
+
+// nextIndex returns and advances the automatic index for a wrapper prefix.
+func (a *assembler) nextIndex(key string) int {
+	for i := range a.counters {
+		if a.counters[i].key == key {
+			a.counters[i].n++
+			return a.counters[i].n - 1
+		}
+	}
+	a.counters = append(a.counters, counter{key: key, n: 1})
+	return 0
+}
+
+type counter struct {
+	key string
+	n   int
 }
 
 func (n *bnode) empty() bool {
@@ -44,12 +75,15 @@ type assembler struct {
 	base     bnode
 	orKeyed  map[int]*bnode
 	branches []*bnode
-	counters map[string]int
+	counters []counter
+	slab     []bnode
 }
 
 func (a *assembler) add(e expr) error {
 	node := &a.base
-	var prefix strings.Builder
+	// prefix names the wrapper chain walked so far; it keys the automatic
+	// index counters and is only built when a later wrapper needs it.
+	prefix := ""
 	for i, w := range e.wraps {
 		if i == 0 && w.kind == wOr {
 			// The leading or is a grouping key, not a position.
@@ -59,26 +93,33 @@ func (a *assembler) add(e expr) error {
 				}
 				b := a.orKeyed[w.idx]
 				if b == nil {
-					b = &bnode{}
+					b = a.newNode()
 					a.orKeyed[w.idx] = b
 					a.branches = append(a.branches, b)
 				}
 				node = b
-				prefix.WriteString("or." + strconv.Itoa(w.idx))
+				if i+1 < len(e.wraps) {
+					prefix = "or." + strconv.Itoa(w.idx)
+				}
 			} else {
-				node = &bnode{}
+				node = a.newNode()
 				a.branches = append(a.branches, node)
-				prefix.WriteString("or#" + strconv.Itoa(len(a.branches)))
+				if i+1 < len(e.wraps) {
+					prefix = "or#" + strconv.Itoa(len(a.branches))
+				}
 			}
 			continue
 		}
+		last := i+1 == len(e.wraps)
 		switch w.kind {
 		case wNot:
 			if node.not == nil {
-				node.not = &bnode{}
+				node.not = a.newNode()
 			}
 			node = node.not
-			prefix.WriteString(".not")
+			if !last {
+				prefix += ".not"
+			}
 		case wAnd, wOr:
 			name := "and"
 			list := &node.and
@@ -87,18 +128,15 @@ func (a *assembler) add(e expr) error {
 			}
 			idx := w.idx
 			if idx < 0 {
-				key := prefix.String() + "." + name
-				if a.counters == nil {
-					a.counters = map[string]int{}
-				}
-				idx = a.counters[key]
-				a.counters[key] = idx + 1
+				idx = a.nextIndex(prefix + "." + name)
 			}
 			if idx > maxSelectorIndex {
 				return fmt.Errorf("selector index %d invalid", idx)
 			}
-			node = node.child(list, idx)
-			prefix.WriteString("." + name + "." + strconv.Itoa(idx))
+			node = a.child(list, idx)
+			if !last {
+				prefix += "." + name + "." + strconv.Itoa(idx)
+			}
 		}
 	}
 	return node.setTerm(e.term, e.kvs)
@@ -107,7 +145,10 @@ func (a *assembler) add(e expr) error {
 // setTerm merges the keys of one clause into node; the same key with a
 // different value is a conflict (spec §3.7.3).
 func (n *bnode) setTerm(t termKind, kvs []keyVal) error {
-	n.set[t] = true
+	if !n.set[t] {
+		n.set[t], n.terms[t] = true, kvs
+		return nil
+	}
 	for _, kv := range kvs {
 		found := false
 		for _, have := range n.terms[t] {

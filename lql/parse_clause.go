@@ -124,7 +124,7 @@ func convertValue(raw string) (value, error) {
 		return value{kind: vString}, nil
 	}
 	s, _ = unquote(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	if f, ok := parseFloat(s); ok {
 		switch {
 		case math.IsNaN(f):
 			return value{}, fmt.Errorf("json: unsupported value: NaN")
@@ -142,6 +142,21 @@ func convertValue(raw string) (value, error) {
 		return value{kind: vBool, text: "false"}, nil
 	}
 	return value{kind: vString, text: s}, nil
+}
+
+// parseFloat is strconv.ParseFloat without the error allocation for the
+// common case of text that cannot be a number at all.
+func parseFloat(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	switch c := s[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '-', c == '.', c == 'i', c == 'I', c == 'n', c == 'N':
+	default:
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }
 
 // canonicalKey maps a key as written to its canonical name for term k;
@@ -201,28 +216,40 @@ func keyAllowed(k termKind, key string) bool {
 	return false
 }
 
-// parseClausePath parses "and.0.not.eq" into wrappers and a term.
-func parseClausePath(path string) ([]wrapper, termKind, error) {
-	var wraps []wrapper
-	parts := strings.Split(path, ".")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-		if parts[i] == "" {
+// parseClausePath parses "and.0.not.eq" into wrappers (appended to dst)
+// and a term.
+func parseClausePath(path string, dst []wrapper) ([]wrapper, termKind, error) {
+	wraps := dst
+	var parts [16]string
+	list := parts[:0]
+	for rest := path; ; {
+		i := strings.IndexByte(rest, '.')
+		part := rest
+		if i >= 0 {
+			part = rest[:i]
+		}
+		part = strings.TrimSpace(part)
+		if part == "" {
 			return nil, 0, fmt.Errorf("selector path %q has empty segment", path)
 		}
+		list = append(list, part)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
 	}
-	for i := 0; i < len(parts); i++ {
-		p := parts[i]
+	for i := 0; i < len(list); i++ {
+		p := list[i]
 		switch {
 		case strings.EqualFold(p, "and"), strings.EqualFold(p, "or"):
 			w := wrapper{kind: wAnd, idx: -1}
 			if strings.EqualFold(p, "or") {
 				w.kind = wOr
 			}
-			if i+1 < len(parts) && isDigits(parts[i+1]) {
-				n, err := strconv.Atoi(parts[i+1])
+			if i+1 < len(list) && isDigits(list[i+1]) {
+				n, err := strconv.Atoi(list[i+1])
 				if err != nil || n > maxSelectorIndex {
-					return nil, 0, fmt.Errorf("selector index %s invalid", parts[i+1])
+					return nil, 0, fmt.Errorf("selector index %s invalid", list[i+1])
 				}
 				w.idx = n
 				i++
@@ -237,8 +264,8 @@ func parseClausePath(path string) ([]wrapper, termKind, error) {
 			if !ok {
 				return nil, 0, fmt.Errorf("selector path %q has unexpected segment %q", path, p)
 			}
-			if i+1 < len(parts) {
-				return nil, 0, fmt.Errorf("selector path %q has unexpected segment %q", path, parts[i+1])
+			if i+1 < len(list) {
+				return nil, 0, fmt.Errorf("selector path %q has unexpected segment %q", path, list[i+1])
 			}
 			return wraps, t, nil
 		}
@@ -266,20 +293,31 @@ type rawAssign struct {
 }
 
 // parseFullForm parses one full-form expression text (spec §3.4, §3.5).
-func parseFullForm(text string, src piece) (expr, error) {
+// prefix, when it is wAnd or wOr, is an implicit leading "and."/"or." that
+// the caller did not paste into text, to save an allocation; wrapBuf is
+// scratch space for the wrappers.
+func parseFullForm(text string, src piece, prefix int, wrapBuf []wrapper) (expr, error) {
 	open := strings.IndexByte(text, '{')
 	if open < 0 || open == len(text)-1 || text[len(text)-1] != '}' {
-		return expr{}, fmt.Errorf("selector %q missing closing brace", text)
+		return expr{}, fmt.Errorf("selector %q missing closing brace", withPrefix(prefix, text))
 	}
 	path := strings.TrimSpace(text[:open])
-	wraps, term, err := parseClausePath(path)
+	wraps := wrapBuf[:0]
+	if prefix >= 0 {
+		wraps = append(wraps, wrapper{kind: wrapKind(prefix), idx: -1})
+	}
+	wraps, term, err := parseClausePath(path, wraps)
 	if err != nil {
+		if prefix >= 0 {
+			_, _, err = parseClausePath(withPrefix(prefix, path), nil)
+		}
 		return expr{}, err
 	}
 	body := text[open+1 : len(text)-1]
 	e := expr{src: src, path: path, wraps: wraps, term: term}
-	var tokens []piece
-	if err := splitBody(body, open+1, func(p piece) { tokens = append(tokens, p) }); err != nil {
+	var tokBuf [8]piece
+	tokens, err := splitBody(body, open+1, tokBuf[:0])
+	if err != nil {
 		return expr{}, err
 	}
 	if len(tokens) == 0 {
@@ -288,7 +326,8 @@ func parseFullForm(text string, src piece) (expr, error) {
 	if term == tExists {
 		return parseExistsBody(e, tokens)
 	}
-	assigns := make([]rawAssign, 0, len(tokens))
+	var assignBuf [8]rawAssign
+	assigns := assignBuf[:0]
 	for _, tok := range tokens {
 		eq := strings.IndexByte(tok.text, '=')
 		if eq < 0 {
@@ -313,6 +352,17 @@ func parseFullForm(text string, src piece) (expr, error) {
 	}
 	e.kvs = kvs
 	return e, nil
+}
+
+// withPrefix rebuilds the text the reference would have seen.
+func withPrefix(prefix int, text string) string {
+	switch prefix {
+	case int(wAnd):
+		return "and." + text
+	case int(wOr):
+		return "or." + text
+	}
+	return text
 }
 
 func parseExistsBody(e expr, tokens []piece) (expr, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -55,15 +54,52 @@ func parseSelectorList(list []string, mode wrapKind) (Selector, error) {
 	return Selector{And: parts}, nil
 }
 
-// candidate is one expression after shorthand rewriting and implicit
-// prefixing, keyed by its final text.
+// candidate is one expression after shorthand rewriting. prefix is the
+// implicit combinator (wAnd/wOr) prepended when the input holds several
+// expressions, or -1; it is kept apart from text to avoid building a new
+// string per expression.
 type candidate struct {
-	text string
-	src  piece
+	text   string
+	src    piece
+	prefix int
+}
+
+func (c *candidate) prefixText() string {
+	switch c.prefix {
+	case int(wAnd):
+		return "and."
+	case int(wOr):
+		return "or."
+	}
+	return ""
+}
+
+// compareCandidates orders candidates by their final text (prefix + text)
+// byte-wise, without building it.
+func compareCandidates(a, b candidate) int {
+	pa, pb := a.prefixText(), b.prefixText()
+	la, lb := len(pa)+len(a.text), len(pb)+len(b.text)
+	at := func(p, t string, i int) byte {
+		if i < len(p) {
+			return p[i]
+		}
+		return t[i-len(p)]
+	}
+	for i := 0; i < la && i < lb; i++ {
+		x, y := at(pa, a.text, i), at(pb, b.text, i)
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return la - lb
 }
 
 func parseSelectorText(input string, mode wrapKind) (Selector, error) {
-	var cands []candidate
+	var candBuf [8]candidate
+	cands := candBuf[:0]
 	var firstErr error
 	var errPiece piece
 	splitErr := splitTopLevel(input, func(p piece) {
@@ -76,7 +112,7 @@ func parseSelectorText(input string, mode wrapKind) (Selector, error) {
 			return
 		}
 		if keep {
-			cands = append(cands, candidate{text: text, src: p})
+			cands = append(cands, candidate{text: text, src: p, prefix: -1})
 		}
 	})
 	if splitErr != nil {
@@ -89,24 +125,21 @@ func parseSelectorText(input string, mode wrapKind) (Selector, error) {
 		return Selector{}, nil
 	}
 	if len(cands) > 1 {
-		prefix := "and."
-		if mode == wOr {
-			prefix = "or."
-		}
 		for i := range cands {
-			w := strings.ToLower(rootWord(cands[i].text))
-			if w != "and" && w != "or" {
-				cands[i].text = prefix + cands[i].text
+			w := rootWord(cands[i].text)
+			if !strings.EqualFold(w, "and") && !strings.EqualFold(w, "or") {
+				cands[i].prefix = int(mode)
 			}
 		}
 		// The reference processes identical expressions once, in byte-wise
 		// order; the order decides automatic indices (spec §3.7.1).
-		slices.SortStableFunc(cands, func(a, b candidate) int { return strings.Compare(a.text, b.text) })
-		cands = slices.CompactFunc(cands, func(a, b candidate) bool { return a.text == b.text })
+		slices.SortStableFunc(cands, compareCandidates)
+		cands = slices.CompactFunc(cands, func(a, b candidate) bool { return compareCandidates(a, b) == 0 })
 	}
 	var asm assembler
+	var wrapBuf [8]wrapper
 	for _, c := range cands {
-		e, err := parseFullForm(c.text, c.src)
+		e, err := parseFullForm(c.text, c.src, c.prefix, wrapBuf[:0])
 		if err != nil {
 			return Selector{}, wrapParseErr(input, c.src, err)
 		}
@@ -131,7 +164,7 @@ func finishSelector(input string, asm *assembler) (Selector, error) {
 		}
 		return Selector{}, &ParseError{Input: input, Pos: -1, Msg: err.Error()}
 	}
-	return Simplify(sel), nil
+	return simplifyOwned(sel), nil
 }
 
 func wrapParseErr(input string, p piece, err error) error {
@@ -210,8 +243,18 @@ func rewriteShorthand(p string) (text string, found bool, err error) {
 	case "!=":
 		return "not.eq{field=" + field + ",value=" + normaliseEqValue(val) + "}", true, nil
 	}
-	bound := map[string]string{">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}[op]
-	if _, err := strconv.ParseFloat(val, 64); err == nil {
+	var bound string
+	switch op {
+	case ">":
+		bound = "gt"
+	case ">=":
+		bound = "gte"
+	case "<":
+		bound = "lt"
+	default:
+		bound = "lte"
+	}
+	if _, ok := parseFloat(val); ok {
 		return "range{field=" + field + "," + bound + "=" + val + "}", true, nil
 	}
 	lit, _ := unquote(val)
@@ -230,7 +273,7 @@ func normaliseEqValue(v string) string {
 	if _, q := unquote(v); q {
 		return v
 	}
-	if _, err := strconv.ParseFloat(v, 64); err == nil {
+	if _, ok := parseFloat(v); ok {
 		return v
 	}
 	if strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {

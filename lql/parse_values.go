@@ -78,7 +78,7 @@ func ParseSelectorValues(values url.Values) (Selector, error) {
 	var items []item
 	for _, bk := range braceKeys {
 		items = append(items, item{bk, func() (expr, error) {
-			return parseFullForm(bk, piece{text: bk, off: -1})
+			return parseFullForm(bk, piece{text: bk, off: -1}, -1, nil)
 		}})
 	}
 	for norm, g := range groups {
@@ -102,7 +102,7 @@ func ParseSelectorValues(values url.Values) (Selector, error) {
 // repeat under different spellings (eq.f and eq.value) reach the assembler
 // separately, which reports them as path conflicts as the reference does.
 func groupExpr(path string, assigns []rawAssign) (expr, error) {
-	wraps, term, err := parseClausePath(path)
+	wraps, term, err := parseClausePath(path, nil)
 	if err != nil {
 		return expr{}, err
 	}

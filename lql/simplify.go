@@ -16,6 +16,12 @@ const (
 // selector becomes {} and a false one {"and":[{"not":{}}]}. It never
 // changes what a selector matches.
 func Simplify(s Selector) Selector {
+	return simplifyOwned(cloneSelector(s))
+}
+
+// simplifyOwned is Simplify for a selector whose slices the caller owns:
+// it reuses them instead of copying, which matters on the parse path.
+func simplifyOwned(s Selector) Selector {
 	out, t := simplifyNode(s)
 	switch t {
 	case tTrue:
@@ -41,7 +47,7 @@ func alwaysTrueTerm(t *Term) bool {
 
 func simplifyNode(s Selector) (Selector, truth) {
 	if len(s.Or) > 0 {
-		var kept []Selector
+		kept := s.Or[:0]
 		for _, b := range s.Or {
 			bs, t := simplifyNode(b)
 			switch t {
@@ -58,7 +64,7 @@ func simplifyNode(s Selector) (Selector, truth) {
 		return Selector{Or: kept}, tUnknown
 	}
 	out := s
-	out.And = nil
+	out.And = s.And[:0]
 	out.Not = nil
 	if s.Not != nil {
 		ns, t := simplifyNode(*s.Not)
@@ -90,8 +96,35 @@ func simplifyNode(s Selector) (Selector, truth) {
 	if alwaysTrueTerm(out.IPrefix) {
 		out.IPrefix = nil
 	}
+	if len(out.And) == 0 {
+		out.And = nil
+	}
 	if out.IsEmpty() {
 		return Selector{}, tTrue
 	}
 	return out, tUnknown
+}
+
+// cloneSelector deep-copies the composition slices and pointers of s, so
+// that simplifying the copy cannot disturb the caller's selector.
+func cloneSelector(s Selector) Selector {
+	if len(s.And) > 0 {
+		and := make([]Selector, len(s.And))
+		for i := range s.And {
+			and[i] = cloneSelector(s.And[i])
+		}
+		s.And = and
+	}
+	if len(s.Or) > 0 {
+		or := make([]Selector, len(s.Or))
+		for i := range s.Or {
+			or[i] = cloneSelector(s.Or[i])
+		}
+		s.Or = or
+	}
+	if s.Not != nil {
+		n := cloneSelector(*s.Not)
+		s.Not = &n
+	}
+	return s
 }

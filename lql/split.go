@@ -82,7 +82,7 @@ func splitTopLevel(s string, emit func(p piece)) error {
 // been seen and the value has started. Tokens keep their trailing text (the
 // reference quotes them that way in errors) but lose leading whitespace;
 // blank tokens are dropped.
-func splitBody(body string, off int, emit func(p piece)) error {
+func splitBody(body string, off int, dst []piece) ([]piece, error) {
 	var quote byte
 	escaped := false
 	start := 0
@@ -91,7 +91,7 @@ func splitBody(body string, off int, emit func(p piece)) error {
 		raw := body[start:end]
 		t := strings.TrimLeft(raw, " \t\r\n\v\f")
 		if strings.TrimSpace(t) != "" {
-			emit(piece{text: t, off: off + end - len(t)})
+			dst = append(dst, piece{text: t, off: off + end - len(t)})
 		}
 		seenEq, valueStarted = false, false
 	}
@@ -140,10 +140,10 @@ func splitBody(body string, off int, emit func(p piece)) error {
 		}
 	}
 	if quote != 0 {
-		return errUnterminatedQ
+		return nil, errUnterminatedQ
 	}
 	flush(len(body))
-	return nil
+	return dst, nil
 }
 
 // unquote removes one layer of matching single or double quotes.
