@@ -86,6 +86,10 @@ func (p *queryPlan) walkValue(sc *scanner, c byte, acts []active, depth int) err
 		if int(a.pos) != len(cl.segs) || p.results[a.c] {
 			continue
 		}
+		if done, ok := cl.holdsFast(kind, p.tok); done {
+			p.results[a.c] = ok
+			continue
+		}
 		if !decoded {
 			v, decoded = scalarValue(kind, p.tok), true
 		}

@@ -54,6 +54,39 @@ func (c *qclause) holds(v any) bool {
 	return v != nil // qExists
 }
 
+// holdsFast decides the common clause kinds on a scanned scalar without
+// building a Go value; done is false when the generic path must decide.
+// kind and text are as returned by scanner.readScalar.
+func (c *qclause) holdsFast(kind byte, text []byte) (done, ok bool) {
+	switch c.kind {
+	case qExists:
+		return true, kind != 'z'
+	case qPathAssert:
+		return true, true
+	case qEq:
+		if kind != 's' && kind != 'n' {
+			return false, false
+		}
+		if string(text) == c.eq.want {
+			return true, true
+		}
+		if !c.eq.temporal {
+			return true, false
+		}
+	case qIn:
+		if kind != 's' && kind != 'n' {
+			return false, false
+		}
+		for _, a := range c.in.Any {
+			if string(text) == a {
+				return true, true
+			}
+		}
+		return true, false
+	}
+	return false, false
+}
+
 // holdsContainer is the verdict for an object or array node.
 func (c *qclause) holdsContainer() bool { return c.kind == qPathAssert || c.kind == qExists }
 
