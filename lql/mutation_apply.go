@@ -234,6 +234,14 @@ func incremented(v any, delta float64) any {
 	return r
 }
 
+// appendIncrement appends formatIncrement(r) without allocating.
+func appendIncrement(b []byte, r float64) []byte {
+	if rr := math.Round(r); math.Abs(r-rr) < 1e-9 && math.Abs(rr) < 1e18 {
+		return strconv.AppendInt(b, int64(rr), 10)
+	}
+	return appendJSONFloat(b, r)
+}
+
 // formatIncrement is the JSON text of an increment result; both engines
 // use it so that their outputs agree byte for byte.
 func formatIncrement(r float64) string {

@@ -132,6 +132,8 @@ func MutateStream(ctx context.Context, r io.Reader, w io.Writer, muts []Mutation
 	return res, err
 }
 
+var comma = []byte{','}
+
 type countingWriter struct {
 	w io.Writer
 	n int64
@@ -158,7 +160,14 @@ type mutator struct {
 	tok     []byte
 	enc     []byte
 	depth   int
+	stack   []ment   // entries of the nodes being visited, innermost last
+	heads   [][]byte // per-depth scratch for member heads
 }
+
+// streamWhere names a wildcard target in stream errors, as the reference
+// streaming engine does; building the real key for every visited member
+// would cost an allocation each.
+const streamWhere = "mutation path"
 
 func (m *mutator) applyErr(err error) error {
 	var se *StreamError
@@ -189,6 +198,9 @@ func (m *mutator) value(w *bufio.Writer, c byte, es []ment, inArray bool, where 
 		if err != nil {
 			return false, err
 		}
+		if len(es) == 1 && m.fastScalar(w, kind, es[0], head) {
+			return true, nil
+		}
 		return m.finish(w, scalarValue(kind, m.tok), es, inArray, where, head)
 	}
 	for j, e := range es {
@@ -217,6 +229,32 @@ func (m *mutator) value(w *bufio.Writer, c byte, es []ment, inArray bool, where 
 		return true, m.object(w, es)
 	}
 	return true, m.array(w, es)
+}
+
+// fastScalar handles the hot cases of one mutation targeting a scanned
+// scalar (a plain set, or an increment of a number) without building Go
+// values. It reports false when the general path must run.
+func (m *mutator) fastScalar(w *bufio.Writer, kind byte, e ment, head []byte) bool {
+	mu := &m.muts[e.mi]
+	if int(e.pos) != len(mu.segs) || mu.File != nil {
+		return false
+	}
+	switch {
+	case mu.Kind == MutationSet:
+		w.Write(head)
+		m.enc = appendJSONValue(m.enc[:0], mu.Value)
+	case mu.Kind == MutationIncrement && kind == 'n':
+		f, err := strconv.ParseFloat(string(m.tok), 64)
+		if err != nil {
+			return false
+		}
+		w.Write(head)
+		m.enc = appendIncrement(m.enc[:0], f+mu.Delta)
+	default:
+		return false
+	}
+	w.Write(m.enc)
+	return true
 }
 
 // finishMissing is finish for a member the source does not have.
@@ -250,26 +288,38 @@ func (m *mutator) apply(w *bufio.Writer, v any, present bool, es []ment, inArray
 
 // expand makes "..." also stand for zero levels at this (non-null)
 // container: each such entry is preceded by its advanced form, so that the
-// zero-level application comes first, as in the in-memory engine.
+// zero-level application comes first, as in the in-memory engine. The
+// result lives on m.stack.
 func (m *mutator) expand(es []ment) []ment {
-	var out []ment
+	deep := false
+	for _, e := range es {
+		mu := &m.muts[e.mi]
+		if mu.wild && int(e.pos) < len(mu.segs) && mu.segs[e.pos].kind == segDeep {
+			deep = true
+			break
+		}
+	}
+	if !deep {
+		return es
+	}
+	start := len(m.stack)
 	var add func(e ment)
 	add = func(e ment) {
 		mu := &m.muts[e.mi]
 		if mu.wild && int(e.pos) < len(mu.segs) && mu.segs[e.pos].kind == segDeep {
 			add(ment{mi: e.mi, pos: e.pos + 1})
 		}
-		out = append(out, e)
+		m.stack = append(m.stack, e)
 	}
 	for _, e := range es {
 		add(e)
 	}
-	return out
+	return m.stack[start:]
 }
 
 // step derives the entries of a member (idx < 0) or element.
-func (m *mutator) step(es []ment, key string, idx int) []ment {
-	var out []ment
+func (m *mutator) step(es []ment, key []byte, idx int) []ment {
+	start := len(m.stack)
 	for _, e := range es {
 		mu := &m.muts[e.mi]
 		if int(e.pos) >= len(mu.segs) {
@@ -280,10 +330,10 @@ func (m *mutator) step(es []ment, key string, idx int) []ment {
 		ok := false
 		switch {
 		case !mu.wild:
-			ok = idx < 0 && seg.key == key
+			ok = idx < 0 && seg.key == string(key)
 		case seg.kind == segKey:
 			if idx < 0 {
-				ok = seg.key == key
+				ok = seg.key == string(key)
 			} else {
 				ok = seg.idx == idx
 			}
@@ -297,17 +347,18 @@ func (m *mutator) step(es []ment, key string, idx int) []ment {
 			ok, next = true, e.pos
 		}
 		if ok {
-			out = append(out, ment{mi: e.mi, pos: next})
+			m.stack = append(m.stack, ment{mi: e.mi, pos: next})
 		}
 	}
-	return out
+	return m.stack[start:]
 }
 
 func (m *mutator) object(w *bufio.Writer, es []ment) error {
 	if m.depth++; m.depth > maxNesting {
 		return m.sc.fail("nesting deeper than %d", maxNesting)
 	}
-	defer func() { m.depth-- }()
+	mark := len(m.stack)
+	defer func() { m.depth--; m.stack = m.stack[:mark] }()
 	es = m.expand(es)
 	sc := m.sc
 	sc.pos++ // '{'
@@ -321,9 +372,17 @@ func (m *mutator) object(w *bufio.Writer, es []ment) error {
 			wanted = append(wanted, mu.segs[e.pos].key)
 		}
 	}
-	found := make([]bool, len(wanted))
+	var foundBuf [8]bool
+	found := foundBuf[:0]
+	for range wanted {
+		found = append(found, false)
+	}
 	first := true
-	var head []byte
+	for len(m.heads) <= m.depth {
+		m.heads = append(m.heads, nil)
+	}
+	head := m.heads[m.depth][:0]
+	defer func() { m.heads[m.depth] = head[:0] }()
 	c, ok := sc.peek()
 	if !ok {
 		return sc.fail("unterminated object")
@@ -336,11 +395,13 @@ func (m *mutator) object(w *bufio.Writer, es []ment) error {
 			if err := sc.readKey(&m.key); err != nil {
 				return err
 			}
-			key := string(m.key)
-			if i := slices.Index(wanted, key); i >= 0 {
-				found[i] = true
+			for i, k := range wanted {
+				if k == string(m.key) {
+					found[i] = true
+				}
 			}
-			child := m.step(es, key, -1)
+			before := len(m.stack)
+			child := m.step(es, m.key, -1)
 			c, ok := sc.peek()
 			if !ok {
 				return sc.fail("unexpected end of input, expected a value")
@@ -349,7 +410,7 @@ func (m *mutator) object(w *bufio.Writer, es []ment) error {
 			if !first {
 				head = append(head, ',')
 			}
-			head = appendJSONString(head, key)
+			head = appendJSONString(head, m.key)
 			head = append(head, ':')
 			if len(child) == 0 {
 				w.Write(head)
@@ -358,12 +419,13 @@ func (m *mutator) object(w *bufio.Writer, es []ment) error {
 				}
 				first = false
 			} else {
-				wrote, err := m.value(w, c, child, false, key, head)
+				wrote, err := m.value(w, c, child, false, streamWhere, head)
 				if err != nil {
 					return err
 				}
 				first = first && !wrote
 			}
+			m.stack = m.stack[:before]
 			c, ok = sc.peek()
 			if !ok {
 				return sc.fail("unterminated object")
@@ -392,7 +454,7 @@ func (m *mutator) object(w *bufio.Writer, es []ment) error {
 		}
 		head = appendJSONString(head, k)
 		head = append(head, ':')
-		wrote, err := m.finishMissing(w, m.step(es, k, -1), k, head)
+		wrote, err := m.finishMissing(w, m.step(es, []byte(k), -1), streamWhere, head)
 		if err != nil {
 			return err
 		}
@@ -406,7 +468,8 @@ func (m *mutator) array(w *bufio.Writer, es []ment) error {
 	if m.depth++; m.depth > maxNesting {
 		return m.sc.fail("nesting deeper than %d", maxNesting)
 	}
-	defer func() { m.depth-- }()
+	mark := len(m.stack)
+	defer func() { m.depth--; m.stack = m.stack[:mark] }()
 	es = m.expand(es)
 	sc := m.sc
 	sc.pos++ // '['
@@ -427,17 +490,19 @@ func (m *mutator) array(w *bufio.Writer, es []ment) error {
 		}
 		var head []byte
 		if i > 0 {
-			head = []byte{','}
+			head = comma
 		}
-		child := m.step(es, "", i)
+		before := len(m.stack)
+		child := m.step(es, nil, i)
 		if len(child) == 0 {
 			w.Write(head)
 			if err := sc.copyValue(w); err != nil {
 				return err
 			}
-		} else if _, err := m.value(w, c, child, true, "index "+strconv.Itoa(i), head); err != nil {
+		} else if _, err := m.value(w, c, child, true, streamWhere, head); err != nil {
 			return err
 		}
+		m.stack = m.stack[:before]
 		c, ok = sc.peek()
 		if !ok {
 			return sc.fail("unterminated array")
