@@ -102,7 +102,7 @@ func (r *run) index(ctx context.Context, ix *Index) error {
 		c, h = popMin(h)
 		if c.sure && !r.docs {
 			r.seen++
-			if _, err := r.deliver(c.key, c.version, nil); err != nil {
+			if err := r.deliver(ctx, c.key, c.version, nil); err != nil {
 				return err
 			}
 			continue
@@ -120,19 +120,19 @@ func (r *run) index(ctx context.Context, ix *Index) error {
 			if err != nil {
 				return err
 			}
-			if _, err := r.deliver(d.Key, d.Version, body); err != nil {
+			if err := r.deliver(ctx, d.Key, d.Version, body); err != nil {
 				return err
 			}
 			continue
 		}
 		// Not decided by the index, or changed since it was indexed: the
 		// matcher rules on the current document.
-		match, body, err := r.match(d)
+		match, body, err := r.match(ctx, d)
 		if err != nil {
 			return err
 		}
 		if match {
-			if _, err := r.deliver(d.Key, d.Version, body); err != nil {
+			if err := r.deliver(ctx, d.Key, d.Version, body); err != nil {
 				return err
 			}
 		}
@@ -154,12 +154,12 @@ func (r *run) scan(ctx context.Context) error {
 			r.more = true
 			return errStop
 		}
-		match, body, err := r.match(d)
+		match, body, err := r.match(ctx, d)
 		if err != nil {
 			return err
 		}
 		if match {
-			if _, err := r.deliver(d.Key, d.Version, body); err != nil {
+			if err := r.deliver(ctx, d.Key, d.Version, body); err != nil {
 				return err
 			}
 		}

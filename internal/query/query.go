@@ -239,31 +239,56 @@ type run struct {
 	more                   bool
 }
 
-// readDoc reads a committed document within the size limit.
+// read reads a committed document within the size limit.
 func (r *run) read(d Doc) ([]byte, error) {
 	rc, err := d.Open()
 	if err != nil {
 		return nil, fmt.Errorf("query: open %s/%s: %w", r.ns, d.Key, err)
 	}
 	defer rc.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(rc, r.m.opts.MaxDocBytes+1))
+	return r.readFrom(d, rc, nil)
+}
+
+// readFrom reads the rest of rc after head, within the size limit.
+func (r *run) readFrom(d Doc, rc io.Reader, head []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(head)
+	n, err := buf.ReadFrom(io.LimitReader(rc, r.m.opts.MaxDocBytes+1-int64(len(head))))
 	if err != nil {
 		return nil, fmt.Errorf("query: read %s/%s: %w", r.ns, d.Key, err)
 	}
-	if n > r.m.opts.MaxDocBytes {
+	if int64(len(head))+n > r.m.opts.MaxDocBytes {
 		return nil, newError(api.ErrCodeDocumentTooLarge, "document %s/%s exceeds %d bytes", r.ns, d.Key, r.m.opts.MaxDocBytes)
 	}
 	return buf.Bytes(), nil
 }
 
-// match verifies d and reports whether it matches, with its body when the
-// caller will need it.
-func (r *run) match(d Doc) (bool, []byte, error) {
+// match verifies d and reports whether it matches, with its body in
+// documents mode. In keys mode a document larger than streamThreshold is
+// streamed through lql's streaming matcher instead of being held whole.
+func (r *run) match(ctx context.Context, d Doc) (bool, []byte, error) {
 	r.seen++
-	body, err := r.read(d)
+	rc, err := d.Open()
 	if err != nil {
-		return false, nil, err
+		return false, nil, fmt.Errorf("query: open %s/%s: %w", r.ns, d.Key, err)
+	}
+	defer rc.Close()
+	head := make([]byte, 0, 4096)
+	hb := bytes.NewBuffer(head)
+	if _, err := hb.ReadFrom(io.LimitReader(rc, streamThreshold)); err != nil {
+		return false, nil, fmt.Errorf("query: read %s/%s: %w", r.ns, d.Key, err)
+	}
+	body := hb.Bytes()
+	if len(body) == streamThreshold {
+		if !r.docs {
+			ok, err := matchStream(ctx, r.sel, io.MultiReader(bytes.NewReader(body), rc))
+			if err != nil {
+				return false, nil, fmt.Errorf("query: match %s/%s: %w", r.ns, d.Key, err)
+			}
+			return ok, nil, nil
+		}
+		if body, err = r.readFrom(d, rc, body); err != nil {
+			return false, nil, err
+		}
 	}
 	ok, err := r.m.opts.Match(r.sel, body)
 	if err != nil {
@@ -272,19 +297,16 @@ func (r *run) match(d Doc) (bool, []byte, error) {
 	return ok, body, nil
 }
 
-// deliver emits one matching row and reports whether the page is full.
-func (r *run) deliver(key string, version int64, body []byte) (bool, error) {
+// deliver emits one matching row.
+func (r *run) deliver(ctx context.Context, key string, version int64, body []byte) error {
 	row := Row{Key: key, Version: version}
 	if r.docs {
-		row.Doc = r.proj.apply(body)
+		row.Doc = r.proj.apply(ctx, body)
 	}
 	r.matched++
 	r.emitted++
 	r.last = key
-	if err := r.emit(row); err != nil {
-		return true, err
-	}
-	return r.emitted >= r.limit, nil
+	return r.emit(row)
 }
 
 func sprintf(format string, args ...any) string {

@@ -1,0 +1,146 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/api"
+	"github.com/lockd-mcp/lockd-mcp/lql"
+)
+
+// benchDoc returns a ≈1 KiB document of the shape agents store: status,
+// a tags array, a project drawn from 1000 values, numbers, dates, a nested
+// owner and a text body.
+func benchDoc(r *rand.Rand, i int) []byte {
+	tags := make([]string, 1+r.IntN(4))
+	for j := range tags {
+		tags[j] = fmt.Sprintf("t-%d", r.IntN(2000))
+	}
+	var body strings.Builder
+	for body.Len() < 700 {
+		body.WriteString(pick(r, []string{"alpha ", "beta ", "gamma ", "delta ", "memory ", "task ", "review ", "deploy ", "incident ", "notes "}))
+	}
+	doc := map[string]any{
+		"id":       fmt.Sprintf("doc-%06d", i),
+		"status":   pick(r, []string{"open", "closed", "pending", "blocked", "done"}),
+		"project":  fmt.Sprintf("p-%d", r.IntN(1000)),
+		"tags":     tags,
+		"priority": r.IntN(5) + 1,
+		"score":    r.Float64() * 100,
+		"created":  time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(365*24)) * time.Hour).Format(time.RFC3339),
+		"owner":    map[string]any{"name": fmt.Sprintf("user-%d", r.IntN(500)), "team": pick(r, []string{"core", "ops", "infra"})},
+		"body":     body.String(),
+	}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+func benchStore(b *testing.B, n int) *memStore {
+	b.Helper()
+	r := rand.New(rand.NewPCG(42, 42))
+	s := newMemStore("bench")
+	s.cfg = api.NamespaceQueryConfig{PreferredEngine: api.EngineIndex, FallbackEngine: api.EngineScan}
+	for i := range n {
+		s.commit(fmt.Sprintf("key-%07d", i), benchDoc(r, i), false)
+	}
+	if _, err := s.m.Index("bench").Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkQuery100k measures, on 100,000 ≈1 KiB documents: selective
+// eq/in queries through the index (limit 100, in-process), a full
+// icontains scan over every document, and the cost of indexing one write.
+func BenchmarkQuery100k(b *testing.B) {
+	const n = 100_000
+	s := benchStore(b, n)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	selective := []struct {
+		name string
+		sel  func() lql.Selector
+	}{
+		{"eq", func() lql.Selector {
+			return lql.Selector{Eq: &lql.Term{Field: "/project", Value: fmt.Sprintf("p-%d", r.IntN(1000)), ValueSet: true}}
+		}},
+		{"in", func() lql.Selector {
+			return lql.Selector{In: &lql.InTerm{Field: "/tags[]", Any: []string{fmt.Sprintf("t-%d", r.IntN(2000)), fmt.Sprintf("t-%d", r.IntN(2000))}}}
+		}},
+		{"eq+in", func() lql.Selector {
+			return lql.Selector{And: []lql.Selector{
+				{Eq: &lql.Term{Field: "/status", Value: "open", ValueSet: true}},
+				{In: &lql.InTerm{Field: "/owner/name", Any: []string{fmt.Sprintf("user-%d", r.IntN(500)), fmt.Sprintf("user-%d", r.IntN(500))}}},
+			}}
+		}},
+	}
+	for _, q := range selective {
+		for _, docs := range []bool{false, true} {
+			name := q.name + "/keys"
+			if docs {
+				name = q.name + "/documents"
+			}
+			b.Run(name, func(b *testing.B) {
+				var lat []time.Duration
+				rows := 0
+				for b.Loop() {
+					start := time.Now()
+					_, err := s.m.Query(ctx, Request{Namespace: "bench", Selector: q.sel(), Limit: 100, Documents: docs},
+						func(Row) error { rows++; return nil })
+					lat = append(lat, time.Since(start))
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+				reportPercentiles(b, lat)
+			})
+		}
+	}
+	b.Run("icontains-scan", func(b *testing.B) {
+		sel := mustSel(b, "icontains{field=/...,value=NEEDLE-NOT-PRESENT}")
+		var scanned int
+		start := time.Now()
+		for b.Loop() {
+			_, err := s.m.Query(ctx, Request{Namespace: "bench", Selector: sel, Limit: 100, Engine: api.EngineScan},
+				func(Row) error { return nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+			scanned += n
+		}
+		b.ReportMetric(float64(scanned)/time.Since(start).Seconds(), "docs/s")
+	})
+	b.Run("index-put", func(b *testing.B) {
+		ix := s.m.Index("bench")
+		docs := make([][]byte, 1024)
+		for i := range docs {
+			docs[i] = benchDoc(r, i)
+		}
+		var seq uint64
+		i := 0
+		for b.Loop() {
+			// Updates of existing keys: old postings out, new ones in.
+			seq = ix.Submit(Change{Key: fmt.Sprintf("key-%07d", r.IntN(n)), Version: 2, Doc: docs[i%len(docs)]})
+			i++
+		}
+		if err := ix.WaitFor(ctx, seq); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
