@@ -90,6 +90,9 @@ type entry struct {
 	waiters  []*waiter
 	reserved *waiter
 	timer    *time.Timer // fires at lease expiry
+	// expiredID is the last lease cleared by expiry, so its holder hears
+	// lease_expired (not lease_required) until the key is granted again.
+	expiredID string
 }
 
 type waiter struct{ ready chan struct{} }

@@ -249,6 +249,7 @@ func (e *Engine) grantLocked(ctx context.Context, ent *entry, req AcquireRequest
 		e.activeLeases.Add(1)
 	}
 	ent.rec, ent.exists = nr, true
+	ent.expiredID = ""
 	e.armTimer(ent, ttl)
 	return AcquireResult{
 		LeaseID:      nr.Lease.ID,
@@ -294,7 +295,13 @@ func (e *Engine) onLeaseTimer(ent *entry) {
 		if _, err := e.finishTxn(context.Background(), l.TxnID, api.TxnStateRollback, nil, false); err != nil {
 			e.log.Error("roll back txn of expired lease", "txn_id", l.TxnID, "err", err)
 			e.retryTimer(ent)
+			return
 		}
+		ent.mu.Lock()
+		if !ent.rec.Lease.held() {
+			ent.expiredID = l.ID
+		}
+		ent.mu.Unlock()
 		return
 	}
 	nr := ent.rec
@@ -314,6 +321,7 @@ func (e *Engine) onLeaseTimer(ent *entry) {
 		return
 	}
 	e.setRecordLocked(ent, nr)
+	ent.expiredID = l.ID
 	ent.mu.Unlock()
 	if !keepStaged {
 		e.txns.forget(l.TxnID, ent.id)
@@ -341,6 +349,9 @@ type LeaseRef struct {
 // checkTxn is set, missing_txn and txn_mismatch.
 func validateLocked(ent *entry, ref LeaseRef, checkTxn bool, now int64) error {
 	l := ent.rec.Lease
+	if !l.held() && ref.LeaseID != "" && ref.LeaseID == ent.expiredID {
+		return newError(api.ErrCodeLeaseExpired, "lease expired").withCurrent(ent.rec.Version, ent.rec.ETag)
+	}
 	if !l.held() || l.ID != ref.LeaseID {
 		return newError(api.ErrCodeLeaseRequired, "active lease required").withCurrent(ent.rec.Version, ent.rec.ETag)
 	}
