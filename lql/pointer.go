@@ -26,9 +26,13 @@ type segment struct {
 }
 
 func literalSeg(key string) segment {
-	idx, err := strconv.Atoi(key)
-	if err != nil || idx < 0 {
-		idx = -1
+	idx := -1
+	// Only digit strings (with an optional sign) can be indices; checking
+	// first spares Atoi's error allocation on every ordinary key.
+	if d := strings.TrimLeft(key, "+-"); len(key)-len(d) <= 1 && isDigits(d) {
+		if n, err := strconv.Atoi(key); err == nil && n >= 0 {
+			idx = n
+		}
 	}
 	return segment{kind: segKey, key: key, idx: idx}
 }
