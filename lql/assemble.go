@@ -10,11 +10,32 @@ import (
 // index nobody fills stays nil and becomes an empty (match-all) selector,
 // as the reference does (spec §3.7.4).
 type bnode struct {
-	and   []*bnode
-	or    []*bnode
-	not   *bnode
-	terms [numTerms][]keyVal
-	set   [numTerms]bool
+	and []*bnode
+	or  []*bnode
+	not *bnode
+	// terms holds the clauses set on this node; most nodes carry one, so
+	// the first lives inline.
+	first termSet
+	more  []termSet
+}
+
+type termSet struct {
+	set bool
+	t   termKind
+	kvs []keyVal
+}
+
+// termSlot returns the clause t of n, or nil.
+func (n *bnode) termSlot(t termKind) *termSet {
+	if n.first.set && n.first.t == t {
+		return &n.first
+	}
+	for i := range n.more {
+		if n.more[i].t == t {
+			return &n.more[i]
+		}
+	}
+	return nil
 }
 
 func (a *assembler) child(list *[]*bnode, idx int) *bnode {
@@ -62,12 +83,7 @@ func (n *bnode) empty() bool {
 	if len(n.and) > 0 || len(n.or) > 0 || n.not != nil {
 		return false
 	}
-	for _, s := range n.set {
-		if s {
-			return false
-		}
-	}
-	return true
+	return !n.first.set
 }
 
 // assembler merges expressions into one selector (spec §3.7.2).
@@ -145,13 +161,18 @@ func (a *assembler) add(e expr) error {
 // setTerm merges the keys of one clause into node; the same key with a
 // different value is a conflict (spec §3.7.3).
 func (n *bnode) setTerm(t termKind, kvs []keyVal) error {
-	if !n.set[t] {
-		n.set[t], n.terms[t] = true, kvs
+	slot := n.termSlot(t)
+	if slot == nil {
+		if !n.first.set {
+			n.first = termSet{set: true, t: t, kvs: kvs}
+		} else {
+			n.more = append(n.more, termSet{set: true, t: t, kvs: kvs})
+		}
 		return nil
 	}
 	for _, kv := range kvs {
 		found := false
-		for _, have := range n.terms[t] {
+		for _, have := range slot.kvs {
 			if have.key == kv.key {
 				if !have.val.equal(kv.val) {
 					return fmt.Errorf("selector path conflict at %s", kv.key)
@@ -161,7 +182,7 @@ func (n *bnode) setTerm(t termKind, kvs []keyVal) error {
 			}
 		}
 		if !found {
-			n.terms[t] = append(n.terms[t], kv)
+			slot.kvs = append(slot.kvs, kv)
 		}
 	}
 	return nil
@@ -224,10 +245,11 @@ func (n *bnode) build() (Selector, error) {
 		s.Not = &c
 	}
 	for t := termKind(0); t < numTerms; t++ {
-		if !n.set[t] {
+		slot := n.termSlot(t)
+		if slot == nil {
 			continue
 		}
-		if err := buildTerm(&s, t, n.terms[t]); err != nil {
+		if err := buildTerm(&s, t, slot.kvs); err != nil {
 			return s, err
 		}
 	}
