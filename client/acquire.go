@@ -69,10 +69,17 @@ func newAcquireConfig(opts []AcquireOption) AcquireConfig {
 		Jitter:         DefaultAcquireJitter,
 		FailureRetries: DefaultAcquireFailureRetries,
 	}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&cfg)
+	if len(opts) > 0 {
+		// Options see a heap copy so the common no-option call stays
+		// allocation-free.
+		p := new(AcquireConfig)
+		*p = cfg
+		for _, opt := range opts {
+			if opt != nil {
+				opt(p)
+			}
 		}
+		cfg = *p
 	}
 	if cfg.BaseDelay <= 0 {
 		cfg.BaseDelay = DefaultAcquireBaseDelay
@@ -188,7 +195,7 @@ func (c *Client) acquireOnce(ctx context.Context, req api.AcquireRequest, cfg Ac
 		cl.timeout = noTimeout
 	}
 	var resp api.AcquireResponse
-	hdr, ep, err := c.doJSON(ctx, cl, &resp)
+	hdr, ep, err := c.doJSON(ctx, &cl, &resp)
 	if err != nil {
 		return nil, err
 	}

@@ -379,7 +379,7 @@ func (c *Client) keepAlive(ctx context.Context, ref leaseRef, ttlSecs int64) (*a
 	ref.headers(cl.header)
 	cl.timeout, cl.preferred, cl.retry, cl.corr = c.set.keepAliveTimeout, ref.preferred, true, ref.corr
 	var out api.KeepAliveResponse
-	if _, _, err := c.doJSON(ctx, cl, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, &cl, &out); err != nil {
 		return nil, fmt.Errorf("keepalive %s/%s: %w", ref.namespace, ref.key, err)
 	}
 	return &out, nil
@@ -433,7 +433,7 @@ func (c *Client) release(ctx context.Context, ref leaseRef, rollback bool) (*api
 	cl.header.Set(api.HeaderFencingToken, formatInt(ref.token))
 	cl.preferred, cl.retry, cl.corr = ref.preferred, true, ref.corr
 	out := &api.ReleaseResponse{}
-	_, ep, err := c.doJSON(ctx, cl, out)
+	_, ep, err := c.doJSON(ctx, &cl, out)
 	if err != nil {
 		if apiCode(err) != api.ErrCodeLeaseRequired {
 			return nil, fmt.Errorf("release %s/%s: %w", ref.namespace, ref.key, err)
@@ -442,7 +442,7 @@ func (c *Client) release(ctx context.Context, ref leaseRef, rollback bool) (*api
 	}
 	c.forgetLease(ref.leaseID)
 	if len(c.endpoints) > 1 {
-		c.broadcast(ctx, cl, ep)
+		c.broadcast(ctx, &cl, ep)
 	}
 	return out, nil
 }

@@ -28,9 +28,9 @@ type NamespaceConfigResult struct {
 // (empty means the client namespace).
 func (c *Client) GetNamespaceConfig(ctx context.Context, namespace string) (NamespaceConfigResult, error) {
 	ns := c.namespaceOr(namespace)
-	cl := &call{method: http.MethodGet, path: "/v1/namespace", query: "namespace=" + url.QueryEscape(ns), retry: true}
+	cl := call{method: http.MethodGet, path: "/v1/namespace", query: "namespace=" + url.QueryEscape(ns), retry: true}
 	var out api.NamespaceConfigResponse
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return NamespaceConfigResult{}, fmt.Errorf("namespace config %s: %w", ns, err)
 	}
@@ -51,7 +51,7 @@ func (c *Client) UpdateNamespaceConfig(ctx context.Context, req api.NamespaceCon
 		cl.header.Set(api.HeaderIfMatch, opts.IfMatch)
 	}
 	var out api.NamespaceConfigResponse
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return NamespaceConfigResult{}, fmt.Errorf("update namespace config %s: %w", req.Namespace, err)
 	}

@@ -93,13 +93,16 @@ func WithTxnID(txnID string) UpdateOption {
 }
 
 func collectUpdateOptions(opts []UpdateOption) UpdateOptions {
-	var o UpdateOptions
+	if len(opts) == 0 {
+		return UpdateOptions{}
+	}
+	o := new(UpdateOptions)
 	for _, opt := range opts {
 		if opt != nil {
-			opt.applyUpdate(&o)
+			opt.applyUpdate(o)
 		}
 	}
-	return o
+	return *o
 }
 
 // UpdateResult is the outcome of a state write.
@@ -334,21 +337,23 @@ func (c *Client) Load(ctx context.Context, key string, v any, optFns ...LoadOpti
 // get sends /v1/get; ref nil means a public read. A 200 or 204 response is
 // returned with its body open; anything else becomes an error.
 func (c *Client) get(ctx context.Context, ns, key string, ref *leaseRef, timeout time.Duration) (*http.Response, error) {
-	cl := &call{method: http.MethodPost, path: "/v1/get", query: keyQuery(ns, key), header: make(http.Header, 4), retry: true, timeout: timeout}
+	cl := call{method: http.MethodPost, path: "/v1/get", ns: ns, key: key, keyed: true, header: make(http.Header, 4), retry: true, timeout: timeout}
 	if ref == nil {
-		cl.query += "&public=1"
+		cl.query = "public=1"
 	} else {
 		cl.header[api.HeaderLeaseID] = []string{ref.leaseID}
 		cl.header[api.HeaderFencingToken] = []string{formatInt(ref.token)}
 		cl.preferred, cl.corr = ref.preferred, ref.corr
 	}
-	resp, _, err := c.do(ctx, cl)
+	resp, _, err := c.do(ctx, &cl)
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", ns, key, err)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		defer cl.done()
 		return nil, fmt.Errorf("get %s/%s: %w", ns, key, newAPIError(resp))
 	}
+	resp.Body = cl.streamBody(resp)
 	if ref != nil {
 		c.refreshToken(ref.leaseID, headerInt(resp.Header, api.HeaderFencingToken))
 	}
@@ -393,8 +398,8 @@ func (c *Client) UpdateStream(ctx context.Context, key, leaseID string, body io.
 }
 
 func (c *Client) update(ctx context.Context, ref leaseRef, body []byte, stream io.Reader, opts UpdateOptions) (*UpdateResult, http.Header, error) {
-	cl := &call{
-		method: http.MethodPost, path: "/v1/update", query: keyQuery(ref.namespace, ref.key),
+	cl := call{
+		method: http.MethodPost, path: "/v1/update", ns: ref.namespace, key: ref.key, keyed: true,
 		header: make(http.Header, 8), body: body, stream: stream,
 		preferred: ref.preferred, corr: ref.corr, retry: stream == nil,
 	}
@@ -418,7 +423,7 @@ func (c *Client) update(ctx context.Context, ref leaseRef, body []byte, stream i
 		h[api.HeaderMetaQueryHidden] = []string{strconv.FormatBool(*opts.Metadata.QueryHidden)}
 	}
 	var out UpdateResult
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return nil, hdr, fmt.Errorf("update %s/%s: %w", ref.namespace, ref.key, err)
 	}
@@ -474,14 +479,15 @@ func (c *Client) mutate(ctx context.Context, ref leaseRef, mutations []string, o
 	if err != nil {
 		return nil, nil, err
 	}
-	cl.query, cl.preferred, cl.corr, cl.retry = keyQuery(ref.namespace, ref.key), ref.preferred, ref.corr, true
+	cl.ns, cl.key, cl.keyed = ref.namespace, ref.key, true
+	cl.preferred, cl.corr, cl.retry = ref.preferred, ref.corr, true
 	ref.headers(cl.header)
 	casHeaders(cl.header, opts.IfVersion, opts.IfETag)
 	if opts.Metadata.QueryHidden != nil {
 		cl.header[api.HeaderMetaQueryHidden] = []string{strconv.FormatBool(*opts.Metadata.QueryHidden)}
 	}
 	var out UpdateResult
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return nil, hdr, fmt.Errorf("mutate %s/%s: %w", ref.namespace, ref.key, err)
 	}
@@ -515,11 +521,12 @@ func (c *Client) updateMetadata(ctx context.Context, ref leaseRef, meta Metadata
 	if err != nil {
 		return nil, err
 	}
-	cl.query, cl.preferred, cl.corr, cl.retry = keyQuery(ref.namespace, ref.key), ref.preferred, ref.corr, true
+	cl.ns, cl.key, cl.keyed = ref.namespace, ref.key, true
+	cl.preferred, cl.corr, cl.retry = ref.preferred, ref.corr, true
 	ref.headers(cl.header)
 	casHeaders(cl.header, ifVersion, "")
 	var out api.MetadataUpdateResponse
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return nil, fmt.Errorf("metadata %s/%s: %w", ref.namespace, ref.key, err)
 	}
@@ -537,14 +544,14 @@ func (c *Client) Remove(ctx context.Context, key, leaseID string, opts RemoveOpt
 }
 
 func (c *Client) remove(ctx context.Context, ref leaseRef, opts RemoveOptions) (*api.RemoveResponse, error) {
-	cl := &call{
-		method: http.MethodPost, path: "/v1/remove", query: keyQuery(ref.namespace, ref.key),
+	cl := call{
+		method: http.MethodPost, path: "/v1/remove", ns: ref.namespace, key: ref.key, keyed: true,
 		header: make(http.Header, 6), preferred: ref.preferred, corr: ref.corr, retry: true,
 	}
 	ref.headers(cl.header)
 	casHeaders(cl.header, opts.IfVersion, opts.IfETag)
 	var out api.RemoveResponse
-	hdr, _, err := c.doJSON(ctx, cl, &out)
+	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
 		return nil, fmt.Errorf("remove %s/%s: %w", ref.namespace, ref.key, err)
 	}
@@ -556,9 +563,9 @@ func (c *Client) remove(ctx context.Context, ref leaseRef, opts RemoveOptions) (
 // of key (no lease needed).
 func (c *Client) Describe(ctx context.Context, key string) (*api.DescribeResponse, error) {
 	ns := c.namespaceOr("")
-	cl := &call{method: http.MethodGet, path: "/v1/describe", query: keyQuery(ns, key), timeout: noTimeout, retry: true}
+	cl := call{method: http.MethodGet, path: "/v1/describe", ns: ns, key: key, keyed: true, timeout: noTimeout, retry: true}
 	var out api.DescribeResponse
-	if _, _, err := c.doJSON(ctx, cl, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, &cl, &out); err != nil {
 		return nil, fmt.Errorf("describe %s/%s: %w", ns, key, err)
 	}
 	return &out, nil

@@ -38,7 +38,9 @@ const noTimeout time.Duration = -1
 type call struct {
 	method    string
 	path      string
-	query     string
+	ns, key   string // sent as ?namespace=&key= when keyed
+	keyed     bool
+	query     string // further query parameters
 	header    http.Header
 	body      []byte    // replayable body, or nil
 	stream    io.Reader // single-shot body; forces one attempt at one endpoint
@@ -46,11 +48,23 @@ type call struct {
 	preferred *endpoint
 	retry     bool   // retry transport failures and passive nodes (WIRE §8.5)
 	corr      string // correlation id used when the context carries none
+
+	// cancel ends the per-request timeout of the last exchange; whoever
+	// consumes the response body calls it (see finish).
+	cancel context.CancelFunc
 }
 
-// keyQuery builds the namespace/key query string most endpoints take.
-func keyQuery(namespace, key string) string {
-	return "namespace=" + url.QueryEscape(namespace) + "&key=" + url.QueryEscape(key)
+// finish closes resp and ends the request's timeout.
+func (cl *call) finish(resp *http.Response) {
+	_ = resp.Body.Close()
+	cl.done()
+}
+
+func (cl *call) done() {
+	if cl.cancel != nil {
+		cl.cancel()
+		cl.cancel = nil
+	}
 }
 
 // buildEndpoints turns normalised URLs into endpoints with their HTTP clients.
@@ -209,7 +223,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*http.Response, *endpoint, e
 			return resp, ep, err
 		}
 		if resp != nil {
-			_ = resp.Body.Close()
+			cl.finish(resp)
 		}
 		c.logger.Debug("lockd: retrying request", "path", cl.path, "attempt", attempt+1, "delay", delay, "error", err)
 		if err := sleepCtx(ctx, delay); err != nil {
@@ -241,7 +255,7 @@ func (c *Client) attempt(ctx context.Context, cl *call) (*http.Response, *endpoi
 		c.noteDrain(resp, ep)
 		if resp.StatusCode == http.StatusServiceUnavailable && i < len(eps)-1 {
 			if code, empty := peekErrorCode(resp); code == api.ErrCodeNodePassive || empty {
-				_ = resp.Body.Close()
+				cl.finish(resp)
 				lastErr = fmt.Errorf("lockd: %s %s via %s: passive node (503)", cl.method, cl.path, ep.url)
 				continue
 			}
@@ -268,9 +282,17 @@ func (c *Client) send(ctx context.Context, ep *endpoint, cl *call) (*http.Respon
 	case cl.body != nil:
 		body = bytes.NewReader(cl.body)
 	}
-	target := ep.base + cl.path
-	if cl.query != "" {
-		target += "?" + cl.query
+	// One concatenation: the URL is built on every request.
+	var target string
+	switch {
+	case cl.keyed && cl.query != "":
+		target = ep.base + cl.path + "?namespace=" + url.QueryEscape(cl.ns) + "&key=" + url.QueryEscape(cl.key) + "&" + cl.query
+	case cl.keyed:
+		target = ep.base + cl.path + "?namespace=" + url.QueryEscape(cl.ns) + "&key=" + url.QueryEscape(cl.key)
+	case cl.query != "":
+		target = ep.base + cl.path + "?" + cl.query
+	default:
+		target = ep.base + cl.path
 	}
 	if c.set.httpTrace {
 		ctx = httptrace.WithClientTrace(ctx, c.trace(ep))
@@ -290,10 +312,19 @@ func (c *Client) send(ctx context.Context, ep *endpoint, cl *call) (*http.Respon
 		}
 		return nil, err
 	}
-	if cancel != nil {
-		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	}
+	cl.cancel = cancel
 	return resp, nil
+}
+
+// streamBody hands resp.Body to a caller that reads it later: the
+// request's timeout then ends when the caller closes the body.
+func (cl *call) streamBody(resp *http.Response) io.ReadCloser {
+	if cl.cancel == nil {
+		return resp.Body
+	}
+	body := &cancelOnClose{ReadCloser: resp.Body, cancel: cl.cancel}
+	cl.cancel = nil
+	return body
 }
 
 // cancelOnClose ties a per-request timeout to the life of the body, so a
@@ -336,6 +367,7 @@ func (c *Client) doJSON(ctx context.Context, cl *call, out any) (http.Header, *e
 	if err != nil {
 		return nil, nil, err
 	}
+	defer cl.done()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.Header, ep, newAPIError(resp)
 	}
@@ -351,14 +383,14 @@ func (c *Client) doJSON(ctx context.Context, cl *call, out any) (http.Header, *e
 }
 
 // jsonCall prepares a POST of v as JSON.
-func jsonCall(path string, v any) (*call, error) {
+func jsonCall(path string, v any) (call, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("lockd: encode %s request: %w", path, err)
+		return call{}, fmt.Errorf("lockd: encode %s request: %w", path, err)
 	}
 	h := make(http.Header, 4)
 	h.Set("Content-Type", "application/json")
-	return &call{method: http.MethodPost, path: path, header: h, body: body}, nil
+	return call{method: http.MethodPost, path: path, header: h, body: body}, nil
 }
 
 // noteDrain starts the drain handler when ep announces its shutdown.

@@ -49,7 +49,7 @@ func (c *Client) decide(ctx context.Context, req api.TxnDecisionRequest, state s
 	}
 	cl.retry = true
 	var out api.TxnDecisionResponse
-	if _, _, err := c.doJSON(ctx, cl, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, &cl, &out); err != nil {
 		return nil, fmt.Errorf("txn %s %s: %w", state, req.TxnID, err)
 	}
 	c.forgetTxnLeases(req.TxnID, state)
@@ -88,7 +88,7 @@ func (c *Client) TxnReplay(ctx context.Context, txnID string) (*api.TxnReplayRes
 	}
 	cl.retry = true
 	var out api.TxnReplayResponse
-	if _, _, err := c.doJSON(ctx, cl, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, &cl, &out); err != nil {
 		return nil, fmt.Errorf("txn replay %s: %w", txnID, err)
 	}
 	return &out, nil
