@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,9 @@ func benchDoc(r *rand.Rand, i int) []byte {
 
 func benchStore(b *testing.B, n int) *memStore {
 	b.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	r := rand.New(rand.NewPCG(42, 42))
 	s := newMemStore("bench")
 	s.cfg = api.NamespaceQueryConfig{PreferredEngine: api.EngineIndex, FallbackEngine: api.EngineScan}
@@ -52,6 +56,14 @@ func benchStore(b *testing.B, n int) *memStore {
 	if _, err := s.m.Index("bench").Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	var docBytes int
+	for _, d := range s.docs {
+		docBytes += len(d.body)
+	}
+	b.Logf("%d docs, %.0f bytes/doc; heap for documents+index %.1f MiB (documents alone %.1f MiB)",
+		n, float64(docBytes)/float64(n), float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), float64(docBytes)/(1<<20))
 	return s
 }
 

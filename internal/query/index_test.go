@@ -1,0 +1,162 @@
+package query
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/lql"
+)
+
+func TestCanonicalPath(t *testing.T) {
+	for _, tc := range []struct {
+		field     string
+		want      string
+		ok, valid bool
+	}{
+		{"/status", "/status", true, true},
+		{" /status ", "/status", true, true},
+		{"/owner/name", "/owner/name", true, true},
+		{"/tags[]", "/tags/~2", true, true},
+		{"/tags/[]", "/tags/~2", true, true},
+		{"/m[][]", "/m/~2/~2", true, true},
+		{"/items[]/sku", "/items/~2/sku", true, true},
+		{"/a~1b", "/a~1b", true, true}, // the member "a/b"
+		{"/m~0n", "/m~0n", true, true}, // the member "m~n"
+		{"/~01", "/~01", true, true},   // "~1" literally
+		{"/lines/10", "", false, true}, // numeric: member or index
+		{"/lines/+1", "", false, true}, // Atoi accepts it
+		{"/*", "", false, true},        // wildcards are left to the matcher
+		{"/a/**/b", "", false, true},   //
+		{"/...", "", false, true},      //
+		{"/*[]", "", false, true},      //
+		{"/[][]", "", false, true},     // not addressable
+		{"/", "", false, true},         // the root resolves to nothing
+		{"status", "", false, false},   // not a pointer
+		{"", "", false, false},         //
+	} {
+		got, ok, valid := canonicalPath(tc.field)
+		if got != tc.want || ok != tc.ok || valid != tc.valid {
+			t.Errorf("canonicalPath(%q) = %q, %v, %v; want %q, %v, %v", tc.field, got, ok, valid, tc.want, tc.ok, tc.valid)
+		}
+	}
+}
+
+func TestWalkJSONPaths(t *testing.T) {
+	doc := `{"a":{"b":[1,"x",{"c":null}]},"t~/":true,"n":-1.5e3,"s":"q\"\u00e9"}`
+	var got []string
+	kind, err := walkJSON([]byte(doc), func(path []byte, k nodeKind, text string, ok bool) {
+		got = append(got, string(path)+"="+text)
+	})
+	if err != nil || kind != kindObject {
+		t.Fatalf("walkJSON: %v, %v", kind, err)
+	}
+	want := []string{"/a=", "/a/b=", "/a/b/~2=1", "/a/b/~2=x", "/a/b/~2=", "/a/b/~2/c=", "/t~0~1=true", "/n=-1.5e3", `/s=q"é`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paths\n got %q\nwant %q", got, want)
+	}
+	for _, bad := range []string{`{"a":}`, `{"a":1`, `[1,]`, `01`, `{"a":tru}`, `"x`, `{} {}`, strings.Repeat("[", 300) + strings.Repeat("]", 300)} {
+		if _, err := walkJSON([]byte(bad), func([]byte, nodeKind, string, bool) {}); err == nil {
+			t.Errorf("walkJSON(%.20q) accepted malformed input", bad)
+		}
+	}
+}
+
+func TestClassifyTemporal(t *testing.T) {
+	at := func(s string) int64 {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.UnixNano()
+	}
+	for _, tc := range []struct {
+		in    string
+		class temporalClass
+		nanos int64
+	}{
+		{"2025-01-01", temporalOK, at("2025-01-01T00:00:00Z")},
+		{"2025-01-01T15:00:00Z", temporalOK, at("2025-01-01T15:00:00Z")},
+		{"2025-01-01T23:30:00-05:00", temporalOK, at("2025-01-02T04:30:00Z")},
+		{"2026-03-11T01:11:28", temporalOK, at("2026-03-11T01:11:28Z")},
+		{"2025-06-15T12:00:00.123+02:00", temporalOK, at("2025-06-15T10:00:00.123Z")},
+		{"open", notTemporal, 0},
+		{"20250101", notTemporal, 0},
+		{"2025", notTemporal, 0},
+		{"2025-02-30", temporalUnsure, 0},
+		{" 2025-01-01", temporalUnsure, 0},
+		{"2025-01-01T10:00", temporalUnsure, 0},
+		{"2025-01-01t10:00:00z", temporalUnsure, 0},
+		{"2025-01-01T24:00:00Z", temporalUnsure, 0},
+		{"0001-01-01", temporalUnsure, 0},
+	} {
+		class, nanos := classifyTemporal(tc.in)
+		if class != tc.class || nanos != tc.nanos {
+			t.Errorf("classifyTemporal(%q) = %v, %d; want %v, %d", tc.in, class, nanos, tc.class, tc.nanos)
+		}
+	}
+}
+
+// TestIndexAnswersExactly pins which clauses the index decides alone: a
+// regression here costs speed, not correctness, so it is worth a test.
+func TestIndexAnswersExactly(t *testing.T) {
+	ix := NewIndex()
+	ctx := context.Background()
+	for key, doc := range map[string]string{
+		"a": `{"status":"open","tags":["planning","q3"],"n":42,"ts":"2025-01-01T15:00:00Z","owner":{"name":"alice"}}`,
+		"b": `{"status":"closed","tags":"planning","n":"42","ts":"2025-01-03"}`,
+		"c": `{"status":"open","tags":[],"n":42.0,"z":null}`,
+	} {
+		if err := ix.Put(ctx, key, 1, []byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		expr  string
+		want  []string
+		exact bool
+	}{
+		{"/status=open", []string{"a", "c"}, true},
+		{"/n=42", []string{"a", "b"}, true},
+		{"in{field=/tags,any=planning}", []string{"b"}, true},
+		{"in{field=/tags[],any=planning}", []string{"a"}, true},
+		{"/n>=40", []string{"a", "b", "c"}, true},
+		{"/ts>=2025-01-02", []string{"b"}, true},
+		{"exists{/z}", nil, true},
+		{"contains{field=/z}", []string{"c"}, true},
+		{"icontains{field=/owner/name,value=ALI}", []string{"a"}, true},
+		{"prefix{field=/tags[],value=plan}", []string{"a"}, true},
+		{"not.eq{field=/status,value=open}", []string{"b"}, true},
+		{"or.0.eq{field=/status,value=closed},or.1.exists{/owner}", []string{"a", "b"}, true},
+		{"/ts=2025-01-01", []string{"a"}, false}, // temporal eq: date-like values verified
+		{"icontains{field=/...,value=alice}", []string{"a", "b", "c"}, false},
+	} {
+		sel, err := lql.ParseSelectorString(tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		sel = lql.Simplify(sel)
+		var keys []string
+		exact := true
+		for h := ix.candidates(&sel, ""); len(h) > 0; {
+			var c candidate
+			c, h = popMin(h)
+			keys = append(keys, c.key)
+			exact = exact && c.sure
+		}
+		if exact != tc.exact || (tc.exact && !slices.Equal(keys, tc.want)) || (!tc.exact && !isSuperset(keys, tc.want)) {
+			t.Errorf("%s: candidates %v (exact %v), want %v (exact %v)", tc.expr, keys, exact, tc.want, tc.exact)
+		}
+	}
+}
+
+func isSuperset(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
