@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/lockd-mcp/lockd-mcp/lql"
 )
@@ -140,9 +142,15 @@ func (r *run) index(ctx context.Context, ix *Index) error {
 	return nil
 }
 
+// scanBatch is how many documents the scan engine matches at once. The
+// batch is split across cores (documents are independent), then delivered
+// in key order; at most one batch of work is wasted when a page fills.
+const scanBatch = 64
+
 // scan runs the scan engine: every committed document after the cursor, in
 // key order, through the matcher.
 func (r *run) scan(ctx context.Context) error {
+	batch := make([]Doc, 0, scanBatch)
 	err := r.m.opts.Source.Scan(ctx, r.ns, r.after, func(d Doc) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -154,19 +162,60 @@ func (r *run) scan(ctx context.Context) error {
 			r.more = true
 			return errStop
 		}
-		match, body, err := r.match(ctx, d)
-		if err != nil {
-			return err
+		batch = append(batch, d)
+		if len(batch) < scanBatch {
+			return nil
 		}
-		if match {
-			if err := r.deliver(ctx, d.Key, d.Version, body); err != nil {
-				return err
-			}
-		}
-		return nil
+		err := r.scanBatch(ctx, batch)
+		batch = batch[:0]
+		return err
 	})
+	if err == nil && len(batch) > 0 {
+		err = r.scanBatch(ctx, batch)
+	}
 	if errors.Is(err, errStop) {
 		return nil
 	}
 	return err
+}
+
+// scanBatch matches docs in parallel and delivers the matches in order. It
+// returns errStop once the page is full.
+func (r *run) scanBatch(ctx context.Context, docs []Doc) error {
+	type verdict struct {
+		ok   bool
+		body []byte
+		err  error
+	}
+	out := make([]verdict, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), 4, len(docs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(docs); i += workers {
+				// Each worker gets its own counters; they are summed below.
+				sub := *r
+				sub.seen = 0
+				ok, body, err := sub.match(ctx, docs[i])
+				out[i] = verdict{ok, body, err}
+			}
+		})
+	}
+	wg.Wait()
+	for i, v := range out {
+		if r.emitted >= r.limit {
+			r.more = true
+			return errStop
+		}
+		r.seen++
+		if v.err != nil {
+			return v.err
+		}
+		if v.ok {
+			if err := r.deliver(ctx, docs[i].Key, docs[i].Version, v.body); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
