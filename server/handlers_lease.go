@@ -45,7 +45,7 @@ func (s *server) namespace(raw string) (string, error) {
 
 func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request) {
 	var req api.AcquireRequest
-	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+	if err := decodeStrictFast(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, acquireFields); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -98,11 +98,12 @@ func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request) {
 	h[api.HeaderFencingToken] = []string{strconv.FormatInt(res.FencingToken, 10)}
 	h[api.HeaderKeyVersion] = []string{strconv.FormatInt(res.Version, 10)}
 	h[api.HeaderCorrelationID] = []string{cid}
-	writeJSON(w, http.StatusOK, &api.AcquireResponse{
+	out := api.AcquireResponse{
 		Namespace: ns, LeaseID: res.LeaseID, TxnID: res.TxnID, Key: echo, Owner: req.Owner,
 		ExpiresAt: res.ExpiresAt, Version: res.Version, StateETag: res.StateETag,
 		FencingToken: res.FencingToken, CorrelationID: cid,
-	})
+	}
+	writeAppended(w, func(b []byte) []byte { return appendAcquireResponse(b, &out) })
 }
 
 // leaseTarget resolves namespace and key from a body, falling back to the
@@ -127,7 +128,7 @@ func (s *server) leaseTarget(r *http.Request, bodyNS, bodyKey string) (string, s
 
 func (s *server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
 	var req api.KeepAliveRequest
-	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+	if err := decodeStrictFast(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, keepAliveFields); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -160,7 +161,7 @@ func (s *server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleRelease(w http.ResponseWriter, r *http.Request) {
 	var req api.ReleaseRequest
-	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, true, false); err != nil {
+	if err := decodeStrictFast(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, releaseFields); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -191,13 +192,7 @@ func (s *server) handleRelease(w http.ResponseWriter, r *http.Request) {
 
 var releasedBody = []byte("{\"released\":true}\n")
 
-func writeReleased(w http.ResponseWriter) {
-	h := w.Header()
-	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{"18"}
-	w.WriteHeader(http.StatusOK)
-	w.Write(releasedBody)
-}
+func writeReleased(w http.ResponseWriter) { writeBytes(w, http.StatusOK, releasedBody) }
 
 func (s *server) handleDescribe(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.namespace(queryValue(r.URL.RawQuery, "namespace"))

@@ -142,9 +142,8 @@ func writeUpdated(w http.ResponseWriter, res engine.UpdateResult) {
 	h := w.Header()
 	h[api.HeaderKeyVersion] = []string{strconv.FormatInt(res.Version, 10)}
 	h[api.HeaderETag] = []string{res.ETag}
-	writeJSON(w, http.StatusOK, &api.UpdateResponse{
-		NewVersion: res.Version, NewStateETag: res.ETag, BytesWritten: res.Bytes, Metadata: res.Metadata,
-	})
+	out := api.UpdateResponse{NewVersion: res.Version, NewStateETag: res.ETag, BytesWritten: res.Bytes, Metadata: res.Metadata}
+	writeAppended(w, func(b []byte) []byte { return appendUpdateResponse(b, &out) })
 }
 
 const metadataBodyMax = 4 << 10

@@ -273,13 +273,26 @@ func (e *Engine) commit(ctx context.Context, b storage.Batch) error {
 	return nil
 }
 
-// putKey returns the batch record for ent holding rec.
-func putKey(id keyID, rec *keyRecord) (storage.Record, error) {
-	v, err := encodeKeyRecord(rec)
-	if err != nil {
-		return storage.Record{}, err
+// putKey returns the batch record for id holding rec. The value is encoded
+// into a pooled buffer; call the returned release after the commit (stores
+// copy record values).
+func putKey(id keyID, rec *keyRecord) (storage.Record, func()) {
+	bp := recBufPool.Get().(*[]byte)
+	v := appendKeyRecord((*bp)[:0], rec)
+	return storage.Record{RecordKey: storage.RecordKey{Namespace: id.ns, Key: id.key}, Value: v}, func() {
+		if cap(v) <= 4<<10 {
+			*bp = v[:0]
+			recBufPool.Put(bp)
+		}
 	}
-	return storage.Record{RecordKey: storage.RecordKey{Namespace: id.ns, Key: id.key}, Value: v}, nil
+}
+
+// commitKey durably writes rec for id, freeing blobs no longer referenced.
+func (e *Engine) commitKey(ctx context.Context, id keyID, rec *keyRecord, free []storage.BlobRef) error {
+	r, done := putKey(id, rec)
+	err := e.commit(ctx, storage.Batch{Puts: []storage.Record{r}, Free: free})
+	done()
+	return err
 }
 
 // freeBlob drops a blob that no record references (a failed or replaced

@@ -233,10 +233,7 @@ func (e *Engine) grantLocked(ctx context.Context, ent *entry, req AcquireRequest
 	}
 	nr.Fencing++
 	nr.Lease = leaseRecord{ID: e.xid.New(), Owner: req.Owner, Expires: now + int64(ttl), TxnID: txnID, Explicit: explicit}
-	r, err := putKey(ent.id, &nr)
-	if err == nil {
-		err = e.commit(ctx, storage.Batch{Puts: []storage.Record{r}, Free: free})
-	}
+	err := e.commitKey(ctx, ent.id, &nr, free)
 	if err != nil {
 		e.txns.forget(txnID, ent.id)
 		return AcquireResult{}, err
@@ -310,10 +307,7 @@ func (e *Engine) onLeaseTimer(ent *entry) {
 	if nr.Staged.present() && nr.Staged.TxnID == l.TxnID && !keepStaged {
 		discardStaged(&nr, &free)
 	}
-	r, err := putKey(ent.id, &nr)
-	if err == nil {
-		err = e.commit(context.Background(), storage.Batch{Puts: []storage.Record{r}, Free: free})
-	}
+	err := e.commitKey(context.Background(), ent.id, &nr, free)
 	if err != nil {
 		ent.mu.Unlock()
 		e.log.Error("clear expired lease", "namespace", ent.id.ns, "key", ent.id.key, "err", err)
@@ -394,10 +388,7 @@ func (e *Engine) KeepAlive(ctx context.Context, ref LeaseRef, ttlSeconds int64) 
 	}
 	nr := ent.rec
 	nr.Lease.Expires = now + int64(ttl)
-	r, err := putKey(ent.id, &nr)
-	if err == nil {
-		err = e.commit(ctx, storage.Batch{Puts: []storage.Record{r}})
-	}
+	err := e.commitKey(ctx, ent.id, &nr, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -454,10 +445,7 @@ func (e *Engine) Release(ctx context.Context, ref LeaseRef, rollback bool) error
 			promote(&nr, now/int64(time.Second), &free)
 		}
 	}
-	r, err := putKey(ent.id, &nr)
-	if err == nil {
-		err = e.commit(ctx, storage.Batch{Puts: []storage.Record{r}, Free: free})
-	}
+	err := e.commitKey(ctx, ent.id, &nr, free)
 	if err != nil {
 		e.unclaimTxn(l.TxnID)
 		ent.mu.Unlock()

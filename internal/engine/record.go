@@ -64,15 +64,10 @@ type stagedRecord struct {
 
 func (s stagedRecord) present() bool { return s.TxnID != "" }
 
-func encodeKeyRecord(r *keyRecord) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("engine: encode key record: %w", err)
-	}
-	return b, nil
-}
-
 func decodeKeyRecord(b []byte) (keyRecord, error) {
+	if len(b) > 0 && b[0] == keyRecordFormat {
+		return decodeBinaryKeyRecord(b)
+	}
 	var r keyRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("engine: decode key record: %w", err)

@@ -281,10 +281,8 @@ func (e *Engine) finishTxn(ctx context.Context, txnID, decision string, add []ke
 			touched[i] = true
 		}
 		if touched[i] {
-			var r storage.Record
-			if r, err = putKey(ent.id, &nr); err != nil {
-				break
-			}
+			r, done := putKey(ent.id, &nr)
+			defer done()
 			batch.Puts = append(batch.Puts, r)
 		}
 		newRecs[i] = nr
