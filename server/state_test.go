@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -276,3 +277,47 @@ func TestMutate(t *testing.T) {
 		t.Fatalf("mutate of empty doc: %s", g.Body)
 	}
 }
+
+func TestLargeDocumentStreams(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		ts := startTCP(t, Config{Store: store, JSONMaxBytes: 8 << 20})
+		l := ts.acquire("default", "big", nil)
+		var b strings.Builder
+		b.WriteString("{\n")
+		for i := 0; b.Len() < 3<<20; i++ {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			b.WriteString(`  "k` + strings.Repeat("x", 10) + strconv.Itoa(i) + `" : [ 1 , "two" , { "three" : 3 } ]`)
+		}
+		b.WriteString("\n}")
+		raw := b.String()
+		sum := sha256.Sum256([]byte(raw))
+		h := l.hdr()
+		h["X-Expected-SHA256"], h["X-Expected-Bytes"] = hex.EncodeToString(sum[:]), strconv.Itoa(len(raw))
+		r := ts.post("/v1/update"+l.q(), raw, h)
+		wantStatus(t, r, 200, "")
+		compact := strings.NewReplacer("\n", "", " ", "").Replace(raw)
+		csum := sha256.Sum256([]byte(compact))
+		if m := r.json(t); m["bytes"].(float64) != float64(len(compact)) || m["new_state_etag"] != hex.EncodeToString(csum[:]) {
+			t.Fatalf("large update: %s", r.Body)
+		}
+		ts.release(l, false)
+		g := ts.publicGet("default", "big")
+		if g.Status != 200 || string(g.Body) != compact || g.Header.Get("Content-Length") != strconv.Itoa(len(compact)) {
+			t.Fatalf("large get: %d, %d bytes", g.Status, len(g.Body))
+		}
+		// Invalid JSON and the size limit are caught mid-stream, after the
+		// spill to a streamed blob began.
+		l = ts.acquire("default", "big", nil)
+		wantStatus(t, ts.post("/v1/update"+l.q(), raw[:len(raw)-1]+"]", l.hdr()), 400, "invalid_body")
+		wantStatus(t, ts.post("/v1/update"+l.q(), raw+strings.Repeat(" ", 6<<20), l.hdr()), 400, "invalid_body")
+		h = l.hdr()
+		h["X-Expected-Bytes"] = "1"
+		wantStatus(t, ts.post("/v1/update"+l.q(), raw, h), 409, "expected_bytes_mismatch")
+		if g := ts.post("/v1/get"+l.q(), nil, l.hdr()); string(g.Body) != compact {
+			t.Fatalf("failed large writes changed the document (%d bytes)", len(g.Body))
+		}
+	})
+}
+
