@@ -320,4 +320,3 @@ func TestLargeDocumentStreams(t *testing.T) {
 		}
 	})
 }
-
