@@ -23,4 +23,17 @@
 //     transaction even when that lease staged nothing (the reference is read
 //     to roll back, WIRE §3.5/§10); rollback:true rolls it back.
 //   - ETags are the hex SHA-256 of the compacted document on every store.
+//   - Namespace POST with an unknown engine value gives 400
+//     invalid_namespace_request (the reference answers 500).
+//   - A release whose lease id and fencing token match but whose txn_id
+//     differs is 409 txn_mismatch; every other stale release is 200.
+//
+// Codes of the contract this server never emits on these endpoints, and
+// why: state_not_published (a commit publishes atomically, so
+// published_version always equals version); invalid_ttl (ttl <= 0 means
+// the default and larger values are clamped, so no TTL is invalid);
+// throttled, node_passive, tc_* (no QRF, HA or TC cluster);
+// staged_state_missing only if a staged blob vanished from the store.
+// /v1/mutate applies mutations in memory, so context_canceled (408) is not
+// produced; a cancelled request gets 409 waiting like every handler.
 package server

@@ -62,20 +62,17 @@ func (e *Engine) Acquire(ctx context.Context, req AcquireRequest) (AcquireResult
 		keepStaged := false
 		if l.held() && now >= l.Expires {
 			var rollbackAll bool
-			rollbackAll, keepStaged = e.expiredTxnAction(l, ent.id, now)
-			if !rollbackAll {
-				goto decide
+			if rollbackAll, keepStaged = e.expiredTxnAction(l, ent.id, now); rollbackAll {
+				// The expired holder's txn spans other keys: roll all of it
+				// back (that takes every participant's lock), then look again.
+				ent.mu.Unlock()
+				if _, err := e.finishTxn(ctx, l.TxnID, api.TxnStateRollback, nil, false); err != nil {
+					e.leaveQueue(ent, me)
+					return AcquireResult{}, err
+				}
+				continue
 			}
-			// The expired holder's txn spans other keys: roll all of it back
-			// (that takes every participant's lock), then look again.
-			ent.mu.Unlock()
-			if _, err := e.finishTxn(ctx, l.TxnID, api.TxnStateRollback, nil, false); err != nil {
-				e.leaveQueue(ent, me)
-				return AcquireResult{}, err
-			}
-			continue
 		}
-	decide:
 		if req.IfNotExists && ent.exists {
 			e.leaveQueueLocked(ent, me)
 			rec := ent.rec
