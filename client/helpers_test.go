@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -105,18 +104,6 @@ func ctxT(t *testing.T) context.Context {
 func serverConfig() server.Config { return server.Config{} }
 
 func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
-
-// notImplemented reports (and logs) a 501 from a server build that lacks a
-// feature, so the test can take the long way round until it lands.
-func notImplemented(t *testing.T, err error) bool {
-	t.Helper()
-	var ae *client.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotImplemented {
-		t.Logf("server lacks the feature (%v); using the fallback", err)
-		return true
-	}
-	return false
-}
 
 func apiCode(err error) string {
 	var ae *client.APIError
