@@ -221,6 +221,7 @@ func (e *Engine) grantLocked(ctx context.Context, ent *entry, req AcquireRequest
 		}
 		nr.Lease = leaseRecord{}
 	}
+	leaseID := e.xid.New()
 	txnID, explicit := req.TxnID, req.TxnID != ""
 	if !explicit {
 		txnID = e.xid.New()
@@ -229,7 +230,7 @@ func (e *Engine) grantLocked(ctx context.Context, ent *entry, req AcquireRequest
 		return AcquireResult{}, err
 	}
 	nr.Fencing++
-	nr.Lease = leaseRecord{ID: e.xid.New(), Owner: req.Owner, Expires: now + int64(ttl), TxnID: txnID, Explicit: explicit}
+	nr.Lease = leaseRecord{ID: leaseID, Owner: req.Owner, Expires: now + int64(ttl), TxnID: txnID, Explicit: explicit}
 	err := e.commitKey(ctx, ent.id, &nr, free)
 	if err != nil {
 		e.txns.forget(txnID, ent.id)
