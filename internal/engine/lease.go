@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ func (e *Engine) Acquire(ctx context.Context, req AcquireRequest) (AcquireResult
 					e.leaveQueue(ent, me)
 					return AcquireResult{}, err
 				}
+				// If another goroutine is applying an earlier decision of
+				// that txn, let it take the key lock first.
+				runtime.Gosched()
 				continue
 			}
 		}

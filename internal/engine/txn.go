@@ -41,7 +41,7 @@ func (t *txn) decidedState() bool {
 // pendingProtected reports whether t is prepared (recorded pending and not
 // expired): its staged changes then outlive its leases until the decision.
 func (t *txn) pendingProtected(nowSec int64) bool {
-	return t.state == api.TxnStatePending && (t.expires == 0 || t.expires > nowSec)
+	return t.state == api.TxnStatePending && t.expires > nowSec
 }
 
 type txnTable struct {
@@ -371,6 +371,11 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest, defaultNS string
 	t.state = api.TxnStatePending
 	if req.ExpiresAt > t.expires {
 		t.expires = req.ExpiresAt
+	}
+	if t.expires == 0 {
+		// A prepared txn must not hold its keys' staged state forever when
+		// its coordinator vanishes.
+		t.expires = time.Now().Add(e.opts.MaxTTL).Unix()
 	}
 	for _, id := range add {
 		t.addName(id)
