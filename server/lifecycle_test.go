@@ -1,6 +1,11 @@
 package server
 
 import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +51,53 @@ func TestLeaseStateLifecycle(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestUnixSocketLifecycle(t *testing.T) {
+	dir, err := os.MkdirTemp("", "lockd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "d.sock")
+	// A stale socket left by a crash is replaced.
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	h, err := Start(context.Background(), Config{Listen: "unix://" + sock, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("start over a stale socket: %v", err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
+	}
+	if h.URL() != "unix://"+sock {
+		t.Fatalf("URL %q", h.URL())
+	}
+	// A live server's socket is not stolen.
+	if h2, err := Start(context.Background(), Config{Listen: sock, ListenProto: "unix", Logger: quietLogger()}); err == nil {
+		h2.Stop(context.Background(), WithDrainTimeout(0))
+		t.Fatal("second server took a live socket")
+	}
+	if err := h.Stop(context.Background(), WithDrainTimeout(0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left after Stop: %v", err)
+	}
+}
+
+func TestDiskStoreIsExclusive(t *testing.T) {
+	store := "disk://" + filepath.Join(t.TempDir(), "data")
+	startTCP(t, Config{Store: store})
+	if h, err := Start(context.Background(), Config{Store: store, Listen: "127.0.0.1:0", Logger: quietLogger()}); err == nil {
+		h.Stop(context.Background(), WithDrainTimeout(0))
+		t.Fatal("two servers opened one disk store")
+	} else if !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("error does not say the store is locked: %v", err)
 	}
 }
