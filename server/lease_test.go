@@ -250,8 +250,8 @@ func TestWaitersAreFIFO(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			ts.release(lease{NS: "default", Key: "fifo", LeaseID: m["lease_id"].(string), TxnID: m["txn_id"].(string), Fencing: int64(m["fencing_token"].(float64))}, false)
 		}(i)
-		// Queue them in a known order.
-		time.Sleep(50 * time.Millisecond)
+		// Queue them in a known order (the engine test checks FIFO exactly).
+		time.Sleep(150 * time.Millisecond)
 	}
 	ts.release(l, false)
 	wg.Wait()

@@ -61,7 +61,15 @@ func TestJoinedTxnRollbackAndExpiry(t *testing.T) {
 		d := ts.acquire("default", "eb", map[string]any{"txn_id": tx2, "ttl_seconds": 1})
 		ts.update(c, `{"c":1}`)
 		ts.update(d, `{"d":1}`)
-		time.Sleep(1300 * time.Millisecond)
+		// Wait for the expiry timer's rollback to clear c's lease too.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if ts.do("GET", "/v1/describe?key=ea", nil, nil).json(t)["lease_id"] == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("expiry of one participant did not roll back the txn")
+			}
+		}
 		wantStatus(t, ts.update(c, `{"c":2}`), 403, "lease_required")
 		wantStatus(t, ts.release(c, false), 200, "")
 		wantStatus(t, ts.publicGet("default", "ea"), 204, "")
