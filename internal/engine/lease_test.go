@@ -24,7 +24,11 @@ func TestWaitersFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 6
-	granted := make(chan int, n)
+	type grant struct {
+		i   int
+		ref LeaseRef
+	}
+	granted := make(chan grant, n)
 	for i := 0; i < n; i++ {
 		go func(i int) {
 			res, err := e.Acquire(ctx, AcquireRequest{Namespace: "n", Key: "k", Owner: "w" + strconv.Itoa(i), BlockSeconds: 10})
@@ -32,24 +36,26 @@ func TestWaitersFIFO(t *testing.T) {
 				t.Errorf("waiter %d: %v", i, err)
 				return
 			}
-			granted <- i
-			e.Release(ctx, LeaseRef{Namespace: "n", Key: "k", LeaseID: res.LeaseID, FencingToken: res.FencingToken, TxnID: res.TxnID}, false)
+			granted <- grant{i, LeaseRef{Namespace: "n", Key: "k", LeaseID: res.LeaseID, FencingToken: res.FencingToken, TxnID: res.TxnID}}
 		}(i)
 		for waiters(e, "n", "k") != i+1 {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	// A no-wait newcomer does not jump the queue when the key frees.
-	e.Release(ctx, LeaseRef{Namespace: "n", Key: "k", LeaseID: first.LeaseID, FencingToken: first.FencingToken, TxnID: first.TxnID}, false)
-	if _, err := e.Acquire(ctx, AcquireRequest{Namespace: "n", Key: "k", Owner: "barger", BlockSeconds: -1}); Code(err) != "waiting" {
-		t.Fatalf("newcomer jumped the queue: %v", err)
-	}
+	release := LeaseRef{Namespace: "n", Key: "k", LeaseID: first.LeaseID, FencingToken: first.FencingToken, TxnID: first.TxnID}
 	for i := 0; i < n; i++ {
+		e.Release(ctx, release, false)
+		// The freed key belongs to the head waiter: a no-wait newcomer
+		// does not jump the queue.
+		if _, err := e.Acquire(ctx, AcquireRequest{Namespace: "n", Key: "k", Owner: "barger", BlockSeconds: -1}); Code(err) != "waiting" {
+			t.Fatalf("newcomer jumped the queue: %v", err)
+		}
 		select {
-		case got := <-granted:
-			if got != i {
-				t.Fatalf("grant %d went to waiter %d", i, got)
+		case g := <-granted:
+			if g.i != i {
+				t.Fatalf("grant %d went to waiter %d", i, g.i)
 			}
+			release = g.ref
 		case <-time.After(10 * time.Second):
 			t.Fatal("waiters stalled")
 		}
