@@ -10,6 +10,9 @@ import (
 func TestDrainingStop(t *testing.T) {
 	ts := startTCP(t, Config{})
 	l := ts.acquire("default", "dr", nil)
+	if n := ts.h.ActiveLeases(); n != 1 {
+		t.Fatalf("ActiveLeases = %d", n)
+	}
 	// A blocked acquire is woken by the drain with shutdown_draining.
 	blocked := make(chan resp, 1)
 	go func() { blocked <- ts.post("/v1/acquire", `{"key":"dr","owner":"w","block_seconds":30}`, nil) }()

@@ -144,6 +144,11 @@ func (h *Handle) Addr() net.Addr { return h.ln.Addr() }
 // unix:///path.
 func (h *Handle) URL() string { return h.url }
 
+// ActiveLeases is the number of keys currently holding a lease (expired
+// leases count until the expiry timer clears them, within milliseconds). A
+// daemon can use it to decide it is idle.
+func (h *Handle) ActiveLeases() int64 { return h.s.eng.ActiveLeases() }
+
 // Done is closed when the server has stopped serving.
 func (h *Handle) Done() <-chan struct{} { return h.done }
 
