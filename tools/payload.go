@@ -1,12 +1,12 @@
 package tools
 
 import (
-	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"os"
-	"strings"
+
+	"github.com/lockd-mcp/lockd-mcp/client"
 )
 
 // Payload is the common payload argument trio of write tools: exactly one of
@@ -19,11 +19,14 @@ type Payload struct {
 
 // open returns the payload as a reader. Files are streamed, never read
 // whole; inline payloads must be JSON so a typo fails here, naming the
-// argument, instead of as an opaque server error.
-func (p Payload) open(d *Deps) (io.ReadCloser, error) {
+// argument, instead of as an opaque server error. Inline payloads may have
+// been lifted out of the message by the transport (see LiftedArgs).
+func (p Payload) open(ctx context.Context, d *Deps) (*openPayload, error) {
+	text, hasText := argBytes(ctx, "payload_text", p.PayloadText)
+	b64, hasB64 := argBytes(ctx, "payload_base64", p.PayloadBase64)
 	n := 0
-	for _, s := range []string{p.PayloadText, p.PayloadBase64, p.PayloadPath} {
-		if s != "" {
+	for _, given := range []bool{hasText, hasB64, p.PayloadPath != ""} {
+		if given {
 			n++
 		}
 	}
@@ -31,20 +34,22 @@ func (p Payload) open(d *Deps) (io.ReadCloser, error) {
 		return nil, failf("give exactly one of payload_text, payload_base64, payload_path")
 	}
 	switch {
-	case p.PayloadText != "":
-		if !json.Valid([]byte(p.PayloadText)) {
+	case hasText:
+		if !json.Valid(text) {
 			return nil, failf("argument payload_text is not valid JSON")
 		}
-		return io.NopCloser(strings.NewReader(p.PayloadText)), nil
-	case p.PayloadBase64 != "":
-		raw, err := base64.StdEncoding.DecodeString(p.PayloadBase64)
+		return &openPayload{data: text}, nil
+	case hasB64:
+		raw := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+		n, err := base64.StdEncoding.Decode(raw, b64)
 		if err != nil {
 			return nil, failf("argument payload_base64 is not valid base64: %v", err)
 		}
+		raw = raw[:n]
 		if !json.Valid(raw) {
 			return nil, failf("argument payload_base64 does not decode to valid JSON")
 		}
-		return io.NopCloser(bytes.NewReader(raw)), nil
+		return &openPayload{data: raw}, nil
 	}
 	path, err := d.Roots.ReadPath("payload_path", p.PayloadPath)
 	if err != nil {
@@ -54,5 +59,29 @@ func (p Payload) open(d *Deps) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, failf("argument payload_path: %v", err)
 	}
-	return f, nil
+	return &openPayload{file: f}, nil
+}
+
+// openPayload is an inline payload (already in memory) or an open file.
+type openPayload struct {
+	data []byte
+	file *os.File
+}
+
+// update writes the payload as key's state. Inline payloads go as one
+// request with a Content-Length (UpdateBytes, retried on failover); a
+// stream would be sent chunked, several writes and wake-ups per call for a
+// body that is already in memory. Files stream through UpdateStream.
+func (p *openPayload) update(ctx context.Context, cli *client.Client, key, leaseID string, opts client.UpdateOptions) (*client.UpdateResult, error) {
+	if p.file != nil {
+		return cli.UpdateStream(ctx, key, leaseID, p.file, opts)
+	}
+	return cli.UpdateBytes(ctx, key, leaseID, p.data, opts)
+}
+
+func (p *openPayload) Close() error {
+	if p.file != nil {
+		return p.file.Close()
+	}
+	return nil
 }

@@ -38,6 +38,15 @@ type Tool struct {
 	Args        any
 	Result      any
 	Handler     Handler
+	// LargeArgs names string arguments that may carry large payloads; a
+	// transport may lift them out of the message (see LiftedArgs).
+	LargeArgs []string
+}
+
+// liftable returns t with args declared as large string arguments.
+func (t Tool) liftable(args ...string) Tool {
+	t.LargeArgs = args
+	return t
 }
 
 // Toolset is a named group of read tools and write tools. Which list a tool

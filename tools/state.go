@@ -33,10 +33,10 @@ func stateToolset() Toolset {
 		Write: []Tool{
 			newTool("lockd_state_update", "lockd.state.update",
 				"Replace a key's state under its lease (staged until release). One of payload_text, payload_base64, payload_path.",
-				Annotations{}, stateUpdate),
+				Annotations{}, stateUpdate).liftable("payload_text", "payload_base64"),
 			newTool("lockd_state_put", "lockd.state.put",
 				"One-shot write: acquire, replace state, release (commit). Fails at once if held unless block_seconds.",
-				Annotations{}, statePut),
+				Annotations{}, statePut).liftable("payload_text", "payload_base64"),
 			newTool("lockd_state_mutate", "lockd.state.mutate",
 				"Apply LQL mutations (e.g. /status=done, /n++, rm:/tmp) to a key's state under its lease.",
 				Annotations{}, stateMutate),
@@ -278,13 +278,13 @@ func withHidden(opts client.UpdateOptions, hidden *bool) client.UpdateOptions {
 }
 
 func stateUpdate(ctx context.Context, d *Deps, a UpdateArgs) (UpdateResult, error) {
-	body, err := a.Payload.open(d)
+	body, err := a.Payload.open(ctx, d)
 	if err != nil {
 		return UpdateResult{}, err
 	}
 	defer body.Close()
 	opts := withHidden(d.updateOptions(d.ns(a.Namespace), a.LeaseID, a.Guards), a.QueryHidden)
-	r, err := d.Client.UpdateStream(ctx, a.Key, a.LeaseID, body, opts)
+	r, err := body.update(ctx, d.Client, a.Key, a.LeaseID, opts)
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -364,7 +364,7 @@ func (d *Deps) oneShot(ctx context.Context, ns, key string, o OneShot, ifNotExis
 }
 
 func statePut(ctx context.Context, d *Deps, a PutArgs) (PutResult, error) {
-	body, err := a.Payload.open(d)
+	body, err := a.Payload.open(ctx, d)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -377,7 +377,7 @@ func statePut(ctx context.Context, d *Deps, a PutArgs) (PutResult, error) {
 			opts.FencingToken = a.FencingToken
 		}
 		var err error
-		r, err = d.Client.UpdateStream(ctx, a.Key, s.LeaseID, body, withHidden(opts, a.QueryHidden))
+		r, err = body.update(ctx, d.Client, a.Key, s.LeaseID, withHidden(opts, a.QueryHidden))
 		return err
 	})
 	if err != nil {

@@ -31,7 +31,7 @@ func streamsToolset() Toolset {
 				Annotations{}, writeStreamBegin),
 			newTool("lockd_state_write_stream_append", "lockd.state.write_stream.append",
 				"Append one chunk (chunk_text or chunk_base64) to a write stream; it goes straight to the server.",
-				Annotations{}, writeStreamAppend),
+				Annotations{}, writeStreamAppend).liftable("chunk_text", "chunk_base64"),
 			newTool("lockd_state_write_stream_commit", "lockd.state.write_stream.commit",
 				"Finish a write stream, checking expected_bytes / expected_sha256; the write is staged until release.",
 				Annotations{}, writeStreamCommit),
@@ -141,18 +141,21 @@ type StreamAppendResult struct {
 }
 
 func writeStreamAppend(ctx context.Context, d *Deps, a StreamAppendArgs) (StreamAppendResult, error) {
+	text, hasText := argBytes(ctx, "chunk_text", a.ChunkText)
+	b64, hasB64 := argBytes(ctx, "chunk_base64", a.ChunkBase64)
 	var chunk []byte
 	switch {
-	case (a.ChunkText == "") == (a.ChunkBase64 == ""):
+	case hasText == hasB64:
 		return StreamAppendResult{}, failf("give exactly one of chunk_text, chunk_base64")
-	case a.ChunkText != "":
-		chunk = []byte(a.ChunkText)
+	case hasText:
+		chunk = text
 	default:
-		raw, err := base64.StdEncoding.DecodeString(a.ChunkBase64)
+		chunk = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+		n, err := base64.StdEncoding.Decode(chunk, b64)
 		if err != nil {
 			return StreamAppendResult{}, failf("argument chunk_base64 is not valid base64: %v", err)
 		}
-		chunk = raw
+		chunk = chunk[:n]
 	}
 	s, err := d.Streams.Append(ctx, a.StreamID, chunk)
 	if err != nil {

@@ -81,6 +81,14 @@ type rawTool struct {
 
 func startMCP(t testing.TB, name string, args ...string) *mcpProc {
 	t.Helper()
+	return startMCPProto(t, mcp.LATEST_PROTOCOL_VERSION, name, args...)
+}
+
+// startMCPProto starts lockd-mcp with the client asking for protocol
+// version proto: 2026-07-28 and later negotiate the stateless revision
+// through server/discover, earlier ones the initialize handshake.
+func startMCPProto(t testing.TB, proto, name string, args ...string) *mcpProc {
+	t.Helper()
 	p := &mcpProc{t: t, stderr: &lockedBuffer{}}
 	var cmdMu sync.Mutex
 	c, err := mcpclient.NewStdioMCPClientWithOptions(binPath, []string{"LOCKD_MCP_HOME=" + t.TempDir()}, args,
@@ -110,7 +118,7 @@ func startMCP(t testing.TB, name string, args ...string) *mcpProc {
 		t.Fatal(err)
 	}
 	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ProtocolVersion = proto
 	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
 	if _, err := c.Initialize(ctx, init); err != nil {
 		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -148,7 +149,33 @@ func runMCP(ctx context.Context, args []string, env func(string) string, stderr 
 		return err
 	}
 	logger.Info("lockd-mcp ready on stdio", "source", conn.source, "namespace", f.namespace, "version", versionString())
+	stopProfile, err := startCPUProfile(env("LOCKD_MCP_CPUPROFILE"))
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return srv.ServeStdio(ctx, os.Stdin, os.Stdout)
+}
+
+// startCPUProfile writes a CPU profile of the MCP session to path when it is
+// set (hidden env var LOCKD_MCP_CPUPROFILE): the stdio benchmarks measure a
+// subprocess, which `go test -cpuprofile` cannot see.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("LOCKD_MCP_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("LOCKD_MCP_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // connection is the SDK client the tools use and how to undo it.

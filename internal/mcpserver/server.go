@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"sync"
 	"time"
@@ -41,6 +40,7 @@ type Server struct {
 	mcp      *server.MCPServer
 	deps     *tools.Deps
 	registry *tools.Registry
+	large    map[string][]string // liftable arguments by tool name, both spellings
 	out      *syncWriter
 	logger   *slog.Logger
 	closeMu  sync.Once
@@ -100,6 +100,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
+	if s.large, err = largeArgs(reg, inputs); err != nil {
+		return nil, fmt.Errorf("mcpserver: %w", err)
+	}
 	hooks := &server.Hooks{}
 	hooks.AddBeforeCallTool(reg.AliasHook())
 	hooks.AddAfterCallTool(argErrs.hook)
@@ -146,10 +149,14 @@ func (s *Server) Deps() *tools.Deps { return s.deps }
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
 	s.out = &syncWriter{w: out}
 	s.deps.Notify = &stdioNotifier{w: s.out}
-	stdio := server.NewStdioServer(s.mcp)
-	stdio.SetErrorLogger(log.New(slogWriter{s.logger}, "", 0))
-	server.WithWorkerPoolSize(s.cfg.WorkerPoolSize)(stdio)
-	err := stdio.Listen(ctx, in, s.out)
+	loop := &stdioLoop{
+		srv:     s.mcp,
+		out:     s.out,
+		large:   s.large,
+		workers: s.cfg.WorkerPoolSize,
+		report:  func(msg string, args ...any) { s.logger.Warn("stdio: "+msg, args...) },
+	}
+	err := loop.listen(ctx, in)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -225,19 +232,4 @@ func (n mcpNotifier) Progress(ctx context.Context, token mcp.ProgressToken, prog
 		params["message"] = message
 	}
 	return n.srv.SendNotificationToClient(ctx, "notifications/progress", params)
-}
-
-// slogWriter adapts mcp-go's *log.Logger error output to slog on stderr.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn("mcp-go", "msg", string(trimNL(p)))
-	return len(p), nil
-}
-
-func trimNL(p []byte) []byte {
-	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
-	}
-	return p
 }
