@@ -23,6 +23,11 @@ type Change struct {
 	// memory while queued.
 	Doc  []byte
 	Open func() (io.ReadCloser, error)
+	// ETag identifies the document's content (the engine's state ETag).
+	// A change whose ETag equals the indexed one only moves the version
+	// and the hidden flag, skipping the parse: lease cycles that rewrite
+	// the same document, and metadata-only commits, cost almost nothing.
+	ETag string
 }
 
 // maxIndexedDoc caps how much of a document the applier reads. Larger
@@ -134,8 +139,13 @@ func (a *applier) run() {
 		if len(a.paths) > 1<<16 {
 			a.paths = map[string]string{} // keep the intern table bounded
 		}
+		same := a.unchanged(batch)
 		preps := make([]prepared, len(batch))
 		for i, c := range batch {
+			if same[i] {
+				preps[i] = prepared{Change: c, same: true}
+				continue
+			}
 			doc, err := readDoc(c)
 			preps[i] = prepare(c, doc, err, a.paths)
 		}
@@ -150,6 +160,32 @@ func (a *applier) run() {
 		a.changed = make(chan struct{})
 		ix.mu.Unlock()
 	}
+}
+
+// unchanged reports, per change, whether the index already holds its
+// document (same ETag). A key changed earlier in the same batch is never
+// skipped, since the check reads the index as it was before the batch;
+// applyLocked re-checks under the write lock.
+func (a *applier) unchanged(batch []Change) []bool {
+	same := make([]bool, len(batch))
+	var earlier map[string]bool
+	if len(batch) > 1 {
+		earlier = make(map[string]bool, len(batch))
+	}
+	ix := a.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for i, c := range batch {
+		if c.ETag != "" && !c.Delete && !earlier[c.Key] {
+			if id, ok := ix.ids[c.Key]; ok && ix.docs[id].etag == c.ETag && !ix.verify.has(id) {
+				same[i] = true
+			}
+		}
+		if earlier != nil {
+			earlier[c.Key] = true
+		}
+	}
+	return same
 }
 
 // readDoc returns the document of c. A failure to read it (the blob was

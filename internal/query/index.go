@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -75,6 +76,7 @@ type entry struct {
 type docInfo struct {
 	key     string
 	version int64
+	etag    string // Change.ETag of the indexed document, "" when unknown
 	entries []entry
 }
 
@@ -113,6 +115,9 @@ func NewIndex() *Index {
 // prepared is a change parsed outside the index lock.
 type prepared struct {
 	Change
+	// same marks a change whose document has the ETag already indexed for
+	// the key: only the version and the hidden flag move.
+	same   bool
 	object bool // the document is a JSON object and nodes describes it
 	nodes  []node
 }
@@ -136,8 +141,10 @@ func prepare(c Change, doc []byte, readErr error, paths map[string]string) prepa
 	if c.Delete || readErr != nil {
 		return p
 	}
-	var nodes []node
-	kind, err := walkJSON(doc, func(path []byte, kind nodeKind, text string, utf8OK bool) {
+	// One conversion: node texts alias it, and the index clones the few
+	// that become new dictionary terms.
+	nodes := make([]node, 0, len(doc)/8)
+	kind, err := walkJSON(string(doc), func(path []byte, kind nodeKind, text string, utf8OK bool) {
 		ps, ok := paths[string(path)]
 		if !ok {
 			ps = string(path)
@@ -146,6 +153,10 @@ func prepare(c Change, doc []byte, readErr error, paths map[string]string) prepa
 		n := node{path: ps, kind: kind, text: text, odd: !utf8OK}
 		switch kind {
 		case kindNumber, kindString:
+			if kind == kindString && !mayBeNumeric(text) {
+				n.tclass, n.instant = classifyTemporal(text)
+				break
+			}
 			f, err := strconv.ParseFloat(text, 64)
 			switch {
 			case err == nil && !math.IsNaN(f):
@@ -166,9 +177,77 @@ func prepare(c Change, doc []byte, readErr error, paths map[string]string) prepa
 	return p
 }
 
+// mayBeNumeric is a cheap, exact filter before strconv.ParseFloat, whose
+// failures allocate: a string can only parse if it is a plain decimal
+// ([sign] digits [. digits] [e [sign] digits]) or holds one of the letters
+// of the rarer spellings ParseFloat accepts (hex floats 0x…p…, digit
+// separators 1_000, inf, infinity, nan). Everything else ("item-0001",
+// dates, words) is skipped.
+func mayBeNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	if isDecimal(s) {
+		return true
+	}
+	return strings.ContainsAny(s, "xXiInN_")
+}
+
+func isDecimal(s string) bool {
+	i := 0
+	if s[0] == '+' || s[0] == '-' {
+		i++
+	}
+	digits := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
 // applyLocked applies one prepared change. The caller holds mu for writing.
 func (ix *Index) applyLocked(p prepared) {
 	id, exists := ix.ids[p.Key]
+	if p.same && exists && ix.docs[id].etag == p.ETag && !ix.verify.has(id) {
+		d := &ix.docs[id]
+		d.version = p.Version
+		if p.Hidden {
+			ix.hidden.add(id)
+		} else {
+			ix.hidden.remove(id)
+		}
+		return
+	}
+	if p.same {
+		// The document changed since the batch was inspected and was not
+		// parsed: let queries read it until its next change.
+		p.object = false
+	}
 	if exists {
 		ix.clearLocked(id)
 	}
@@ -195,7 +274,7 @@ func (ix *Index) applyLocked(p prepared) {
 		ix.live.add(id)
 	}
 	d := &ix.docs[id]
-	d.key, d.version = p.Key, p.Version
+	d.key, d.version, d.etag = p.Key, p.Version, ""
 	if p.Hidden {
 		ix.hidden.add(id)
 	} else {
@@ -207,6 +286,7 @@ func (ix *Index) applyLocked(p prepared) {
 	}
 	ix.verify.remove(id)
 	ix.objects.add(id)
+	d.etag = p.ETag
 	for i := range p.nodes {
 		ix.addNodeLocked(id, d, &p.nodes[i])
 	}
@@ -280,8 +360,9 @@ func (ix *Index) addNodeLocked(id uint32, d *docInfo, n *node) {
 	default:
 		tid, ok := f.strs[n.text]
 		if !ok {
-			tid = f.newTerm(term{kind: termStr, s: n.text})
-			f.strs[n.text] = tid
+			s := strings.Clone(n.text) // do not pin the whole document
+			tid = f.newTerm(term{kind: termStr, s: s})
+			f.strs[s] = tid
 		}
 		addTerm(tid)
 	}

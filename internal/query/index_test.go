@@ -2,7 +2,9 @@ package query
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +49,7 @@ func TestCanonicalPath(t *testing.T) {
 func TestWalkJSONPaths(t *testing.T) {
 	doc := `{"a":{"b":[1,"x",{"c":null}]},"t~/":true,"n":-1.5e3,"s":"q\"\u00e9"}`
 	var got []string
-	kind, err := walkJSON([]byte(doc), func(path []byte, k nodeKind, text string, ok bool) {
+	kind, err := walkJSON(doc, func(path []byte, k nodeKind, text string, ok bool) {
 		got = append(got, string(path)+"="+text)
 	})
 	if err != nil || kind != kindObject {
@@ -58,7 +60,7 @@ func TestWalkJSONPaths(t *testing.T) {
 		t.Fatalf("paths\n got %q\nwant %q", got, want)
 	}
 	for _, bad := range []string{`{"a":}`, `{"a":1`, `[1,]`, `01`, `{"a":tru}`, `"x`, `{} {}`, strings.Repeat("[", 300) + strings.Repeat("]", 300)} {
-		if _, err := walkJSON([]byte(bad), func([]byte, nodeKind, string, bool) {}); err == nil {
+		if _, err := walkJSON(bad, func([]byte, nodeKind, string, bool) {}); err == nil {
 			t.Errorf("walkJSON(%.20q) accepted malformed input", bad)
 		}
 	}
@@ -159,4 +161,52 @@ func isSuperset(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// TestUnchangedETagSkipsParse: a change with the indexed ETag only moves
+// the version and hidden flag, and a key flipping back to an older ETag
+// within one batch is still indexed from its document.
+func TestUnchangedETagSkipsParse(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore("ns")
+	ix := s.m.Index("ns")
+	a, b := []byte(`{"s":"a"}`), []byte(`{"s":"b"}`)
+	if err := ix.WaitFor(ctx, ix.Submit(Change{Key: "k", Version: 1, Doc: a, ETag: "ea"})); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		ix.Submit(Change{Key: "k", Version: int64(2 * i), Doc: b, ETag: "eb"})
+		seq := ix.Submit(Change{Key: "k", Version: int64(2*i + 1), Doc: a, ETag: "ea"})
+		if err := ix.WaitFor(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			expr string
+			want bool
+		}{{"/s=a", true}, {"/s=b", false}} {
+			sel := mustSel(t, tc.expr)
+			h := ix.candidates(&sel, "")
+			if got := len(h) == 1 && h[0].sure; got != tc.want {
+				t.Fatalf("round %d %s: candidates %+v", i, tc.expr, h)
+			}
+		}
+	}
+	ix.WaitFor(ctx, ix.Submit(Change{Key: "k", Version: 999, Doc: a, ETag: "ea", Hidden: true}))
+	sel := mustSel(t, "/s=a")
+	if h := ix.candidates(&sel, ""); len(h) != 0 {
+		t.Fatalf("hidden flip through the fast path not applied: %+v", h)
+	}
+}
+
+// TestMayBeNumericIsExact: the ParseFloat pre-filter must never reject a
+// string ParseFloat accepts.
+func TestMayBeNumericIsExact(t *testing.T) {
+	for _, s := range []string{"1", "-2.5e+3", ".5", "5.", "+5", "1e400", "0x1p-2", "0X1P+3", "0x_1p0", "inf", "-Inf",
+		"+INFINITY", "NaN", "nan", "007", "1_000", "1e", "e5", "-", ".", "item-0001", "2025-01-01", "1.2.3", " 1", "1 ", "", "infinite", "0x10"} {
+		_, err := strconv.ParseFloat(s, 64)
+		parses := err == nil || errors.Is(err, strconv.ErrRange)
+		if parses && !mayBeNumeric(s) {
+			t.Errorf("mayBeNumeric(%q) = false, but ParseFloat accepts it", s)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -35,7 +36,10 @@ var errDepth = errors.New("query: document nested too deeply to index")
 // The documents come from the store, where the engine keeps them validated
 // and compacted, so this is a small recursive descent scanner rather than a
 // full validator; it still rejects malformed input instead of guessing.
-func walkJSON(data []byte, visit func(path []byte, kind nodeKind, text string, utf8OK bool)) (nodeKind, error) {
+//
+// text and path alias data (converted once), so walking allocates nothing
+// per node; a caller that keeps a text beyond the document must clone it.
+func walkJSON(data string, visit func(path []byte, kind nodeKind, text string, utf8OK bool)) (nodeKind, error) {
 	w := walker{data: data, visit: visit}
 	w.skipSpace()
 	kind, err := w.value(0)
@@ -50,7 +54,7 @@ func walkJSON(data []byte, visit func(path []byte, kind nodeKind, text string, u
 }
 
 type walker struct {
-	data  []byte
+	data  string
 	pos   int
 	path  []byte
 	visit func(path []byte, kind nodeKind, text string, utf8OK bool)
@@ -100,7 +104,7 @@ func (w *walker) value(depth int) (nodeKind, error) {
 		return kindString, nil
 	case c == 't' || c == 'f' || c == 'n':
 		for _, lit := range [...]string{"true", "false", "null"} {
-			if len(w.data)-w.pos >= len(lit) && string(w.data[w.pos:w.pos+len(lit)]) == lit {
+			if strings.HasPrefix(w.data[w.pos:], lit) {
 				w.pos += len(lit)
 				if lit == "null" {
 					emit(kindNull, "", true)
@@ -116,7 +120,7 @@ func (w *walker) value(depth int) (nodeKind, error) {
 		if err := w.number(); err != nil {
 			return 0, err
 		}
-		emit(kindNumber, string(w.data[start:w.pos]), true)
+		emit(kindNumber, w.data[start:w.pos], true)
 		return kindNumber, nil
 	}
 	return 0, w.errorf("unexpected byte %q", w.data[w.pos])
@@ -215,13 +219,13 @@ func (w *walker) str() (string, bool, error) {
 			w.pos++
 			raw := w.data[start+1 : w.pos-1]
 			if !escaped {
-				return string(raw), utf8.Valid(raw), nil
+				return raw, utf8.ValidString(raw), nil
 			}
 			var s string
-			if err := json.Unmarshal(w.data[start:w.pos], &s); err != nil {
+			if err := json.Unmarshal([]byte(w.data[start:w.pos]), &s); err != nil {
 				return "", false, w.errorf("bad string: %v", err)
 			}
-			return s, utf8.Valid(raw), nil
+			return s, utf8.ValidString(raw), nil
 		case c < 0x20:
 			return "", false, w.errorf("control character in string")
 		}
