@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -47,6 +49,15 @@ type Config struct {
 
 	// Logger receives server logs (default: slog text handler on stderr).
 	Logger *slog.Logger
+
+	// ConnState, when set, is called on every connection state change, as
+	// http.Server.ConnState. A daemon counts open connections with it to
+	// decide when it is idle.
+	ConnState func(net.Conn, http.ConnState)
+	// Wrap, when set, wraps the lockd router, for endpoints that are not
+	// part of the lockd wire (a daemon's admin and status routes) and
+	// headers such as the daemon version on /healthz.
+	Wrap func(http.Handler) http.Handler
 }
 
 const (

@@ -71,8 +71,13 @@ func Start(ctx context.Context, cfg Config) (*Handle, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, eng: eng, log: cfg.Logger}
+	var handler http.Handler = s
+	if cfg.Wrap != nil {
+		handler = cfg.Wrap(s)
+	}
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           handler,
+		ConnState:         cfg.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
