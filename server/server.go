@@ -247,6 +247,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleDescribe(w, r)
 	case "/v1/namespace":
 		s.handleNamespace(w, r)
+	case "/v1/query":
+		s.handleQuery(w, r)
+	case "/v1/index/flush":
+		s.handleIndexFlush(w, r)
 	case "/v1/txn/decide":
 		s.handleTxnDecide(w, r)
 	case "/v1/txn/commit":

@@ -60,6 +60,7 @@ type Engine struct {
 	shards [numShards]shard
 	txns   txnTable
 	nsconf nsConfigs
+	query  queryState
 
 	activeLeases atomic.Int64
 	drainOnce    sync.Once
@@ -115,9 +116,11 @@ func Open(ctx context.Context, store storage.Store, opts Options) (*Engine, erro
 	}
 	e.txns.init()
 	e.nsconf.init()
+	e.initQuery()
 	if err := e.load(ctx); err != nil {
 		return nil, err
 	}
+	e.indexLoaded()
 	e.bg.Add(1)
 	go e.janitor()
 	return e, nil

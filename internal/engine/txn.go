@@ -331,6 +331,7 @@ func (e *Engine) finishTxn(ctx context.Context, txnID, decision string, add []ke
 // count, the expiry timer and the waiter queue in step. ent.mu is held.
 func (e *Engine) setRecordLocked(ent *entry, nr keyRecord) {
 	had := ent.rec.Lease.held()
+	e.indexCommitLocked(ent, &ent.rec, &nr)
 	ent.rec = nr
 	ent.exists = true
 	if had && !nr.Lease.held() {
