@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -68,14 +69,14 @@ type applier struct {
 	changed   chan struct{}
 
 	// paths interns canonical paths; only the (single) worker touches it.
-	paths map[string]string
+	paths map[string]*pathRef
 }
 
 func (a *applier) init(ix *Index) {
 	a.ix = ix
 	a.drained.L = &a.qmu
 	a.changed = make(chan struct{})
-	a.paths = map[string]string{}
+	a.paths = map[string]*pathRef{}
 }
 
 // Submit queues a change and returns its sequence number. Changes of one
@@ -137,7 +138,7 @@ func (a *applier) run() {
 		a.qmu.Unlock()
 
 		if len(a.paths) > 1<<16 {
-			a.paths = map[string]string{} // keep the intern table bounded
+			a.paths = map[string]*pathRef{} // keep the intern table bounded
 		}
 		same := a.unchanged(batch)
 		preps := make([]prepared, len(batch))
@@ -192,26 +193,27 @@ func (a *applier) unchanged(batch []Change) []bool {
 // already superseded and reclaimed, or it is too large) leaves the key
 // marked for verification: queries then read its current document through
 // the Source, which is exact whatever happened.
-func readDoc(c Change) ([]byte, error) {
+func readDoc(c Change) (string, error) {
 	if c.Delete || c.Doc != nil {
-		return c.Doc, nil
+		return string(c.Doc), nil
 	}
 	if c.Open == nil {
-		return nil, fmt.Errorf("query: change of %q has neither document nor opener", c.Key)
+		return "", fmt.Errorf("query: change of %q has neither document nor opener", c.Key)
 	}
 	rc, err := c.Open()
 	if err != nil {
-		return nil, fmt.Errorf("query: open %q: %w", c.Key, err)
+		return "", fmt.Errorf("query: open %q: %w", c.Key, err)
 	}
 	defer rc.Close()
-	doc, err := io.ReadAll(io.LimitReader(rc, maxIndexedDoc+1))
-	if err != nil {
-		return nil, fmt.Errorf("query: read %q: %w", c.Key, err)
+	// A Builder hands its bytes over as the string without another copy.
+	var doc strings.Builder
+	if _, err := io.Copy(&doc, io.LimitReader(rc, maxIndexedDoc+1)); err != nil {
+		return "", fmt.Errorf("query: read %q: %w", c.Key, err)
 	}
-	if len(doc) > maxIndexedDoc {
-		return nil, fmt.Errorf("query: document %q too large to index", c.Key)
+	if doc.Len() > maxIndexedDoc {
+		return "", fmt.Errorf("query: document %q too large to index", c.Key)
 	}
-	return doc, nil
+	return doc.String(), nil
 }
 
 // WaitFor blocks until every change up to seq is applied, or ctx ends.

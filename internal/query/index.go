@@ -54,6 +54,10 @@ type field struct {
 	times   map[int64]uint32
 	terms   []term // indexed by term id - firstTermID
 	free    []uint32
+	// seenEpoch/seenMask record which specials the document being applied
+	// (Index.epoch) has already set.
+	seenEpoch uint64
+	seenMask  uint8
 }
 
 func newField(path string) *field {
@@ -94,6 +98,7 @@ type Index struct {
 	live, objects, verify, hidden *bitmap
 	fields                        map[string]uint32
 	fieldList                     []*field
+	epoch                         uint64 // counts applyLocked calls
 
 	applier
 }
@@ -122,9 +127,17 @@ type prepared struct {
 	nodes  []node
 }
 
+// pathRef is an interned canonical path and, once the index has met it,
+// its field id: the applier resolves each distinct path once instead of
+// once per node (fields are never removed, so the id stays valid).
+type pathRef struct {
+	path string
+	fid  int32 // -1 until resolved
+}
+
 // node is one indexed document node with its derived forms.
 type node struct {
-	path    string
+	ref     *pathRef
 	kind    nodeKind
 	text    string // string form of scalars
 	odd     bool   // invalid UTF-8 or a number out of float64 range
@@ -136,21 +149,21 @@ type node struct {
 
 // prepare walks a document into nodes. paths interns canonical paths so a
 // namespace of similar documents shares one copy of each.
-func prepare(c Change, doc []byte, readErr error, paths map[string]string) prepared {
+func prepare(c Change, doc string, readErr error, paths map[string]*pathRef) prepared {
 	p := prepared{Change: c}
 	if c.Delete || readErr != nil {
 		return p
 	}
-	// One conversion: node texts alias it, and the index clones the few
-	// that become new dictionary terms.
+	// Node texts alias doc; the index clones the few that become new
+	// dictionary terms.
 	nodes := make([]node, 0, len(doc)/8)
-	kind, err := walkJSON(string(doc), func(path []byte, kind nodeKind, text string, utf8OK bool) {
-		ps, ok := paths[string(path)]
+	kind, err := walkJSON(doc, func(path []byte, kind nodeKind, text string, utf8OK bool) {
+		ref, ok := paths[string(path)]
 		if !ok {
-			ps = string(path)
-			paths[ps] = ps
+			ref = &pathRef{path: string(path), fid: -1}
+			paths[ref.path] = ref
 		}
-		n := node{path: ps, kind: kind, text: text, odd: !utf8OK}
+		n := node{ref: ref, kind: kind, text: text, odd: !utf8OK}
 		switch kind {
 		case kindNumber, kindString:
 			if kind == kindString && !mayBeNumeric(text) {
@@ -232,6 +245,7 @@ func isDecimal(s string) bool {
 
 // applyLocked applies one prepared change. The caller holds mu for writing.
 func (ix *Index) applyLocked(p prepared) {
+	ix.epoch++
 	id, exists := ix.ids[p.Key]
 	if p.same && exists && ix.docs[id].etag == p.ETag && !ix.verify.has(id) {
 		d := &ix.docs[id]
@@ -332,8 +346,22 @@ func (ix *Index) fieldLocked(path string) (uint32, *field) {
 }
 
 func (ix *Index) addNodeLocked(id uint32, d *docInfo, n *node) {
-	fid, f := ix.fieldLocked(n.path)
+	if n.ref.fid < 0 {
+		fid, _ := ix.fieldLocked(n.ref.path)
+		n.ref.fid = int32(fid)
+	}
+	fid := uint32(n.ref.fid)
+	f := ix.fieldList[fid]
+	if f.seenEpoch != ix.epoch {
+		f.seenEpoch, f.seenMask = ix.epoch, 0
+	}
 	special := func(s int) {
+		// Every element of an array sets the same specials of its path;
+		// the mask skips the repeats within one document.
+		if f.seenMask&(1<<s) != 0 {
+			return
+		}
+		f.seenMask |= 1 << s
 		if f.special[s].add(id) {
 			d.entries = append(d.entries, entry{fid, uint32(s)})
 		}
