@@ -17,18 +17,18 @@ func lockToolset() Toolset {
 		Description: "Exclusive leases with TTL and fencing tokens, renewed by this session.",
 		Read: []Tool{
 			newTool("lockd_lock_status", "lockd.lock.status",
-				"List leases this session holds, with expiry and any failed renewal.",
+				"This session's leases: expiry, failed renewals.",
 				Annotations{ReadOnly: true, Idempotent: true}, lockStatus),
 		},
 		Write: []Tool{
 			newTool("lockd_lock_acquire", "lockd.lock.acquire",
-				"Acquire an exclusive lease on key. Returns lease_id, txn_id, fencing_token for writes; renewed automatically until lockd_lock_release.",
+				"Exclusive lease on key: lease_id, txn_id, fencing_token for writes; renewed until lockd_lock_release.",
 				Annotations{}, lockAcquire),
 			newTool("lockd_lock_keepalive", "lockd.lock.keepalive",
 				"Extend a lease to ttl_seconds from now.",
 				Annotations{Idempotent: true}, lockKeepalive),
 			newTool("lockd_lock_release", "lockd.lock.release",
-				"Release a lease: commits staged writes, or discards them with rollback=true.",
+				"Release a lease, committing staged writes (rollback=true discards them).",
 				Annotations{Idempotent: true}, lockRelease),
 		},
 	}
@@ -44,10 +44,10 @@ type AcquireArgs struct {
 	Namespace     string `json:"namespace,omitempty"`
 	Owner         string `json:"owner,omitempty"`
 	TTLSeconds    int64  `json:"ttl_seconds,omitempty" jsonschema:"minimum=1" jsonschema_description:"Default 30."`
-	BlockSeconds  *int64 `json:"block_seconds,omitempty" jsonschema:"minimum=-1" jsonschema_description:"Wait while held: N seconds, 0 forever, -1 (default) fail at once."`
+	BlockSeconds  *int64 `json:"block_seconds,omitempty" jsonschema:"minimum=-1" jsonschema_description:"Wait while held: N s, 0 forever, -1 (default) fail at once."`
 	IfNotExists   bool   `json:"if_not_exists,omitempty" jsonschema_description:"Fail if the key has state."`
 	TxnID         string `json:"txn_id,omitempty"`
-	AutoKeepalive *bool  `json:"auto_keepalive,omitempty" jsonschema_description:"Renew until release (default true)."`
+	AutoKeepalive *bool  `json:"auto_keepalive,omitempty" jsonschema_description:"Default true."`
 }
 
 // AcquireResult is the granted lease.
@@ -157,7 +157,7 @@ type ReleaseArgs struct {
 	Key       string `json:"key" jsonschema:"required,minLength=1"`
 	LeaseID   string `json:"lease_id" jsonschema:"required,minLength=1"`
 	Namespace string `json:"namespace,omitempty"`
-	Rollback  bool   `json:"rollback,omitempty" jsonschema_description:"Discard staged writes instead of committing."`
+	Rollback  bool   `json:"rollback,omitempty" jsonschema_description:"Discard staged writes."`
 	TxnID     string `json:"txn_id,omitempty"`
 }
 

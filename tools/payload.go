@@ -14,7 +14,7 @@ import (
 type Payload struct {
 	PayloadText   string `json:"payload_text,omitempty" jsonschema_description:"JSON document."`
 	PayloadBase64 string `json:"payload_base64,omitempty"`
-	PayloadPath   string `json:"payload_path,omitempty" jsonschema_description:"File under an allowed root, streamed."`
+	PayloadPath   string `json:"payload_path,omitempty" jsonschema_description:"File under an allowed root."`
 }
 
 // open returns the payload as a reader. Files are streamed, never read

@@ -1,9 +1,3 @@
-//go:build lockdquery
-
-// The query toolset is written against the SDK reference (client.Query,
-// QueryRow, FlushIndex) and is switched on once the SDK has them: drop this
-// build constraint, add queryToolset() to Catalogue and run go generate.
-
 package tools
 
 import (
@@ -23,15 +17,15 @@ func queryToolset() Toolset {
 		Description: "LQL selector queries over committed state.",
 		Read: []Tool{
 			newTool("lockd_query", "lockd.query",
-				`Find keys whose state matches an LQL selector, e.g. /status="open". Page with cursor.`,
+				`Keys whose state matches an LQL selector, e.g. /status="open". Page with cursor.`,
 				Annotations{ReadOnly: true, Idempotent: true}, queryKeys),
 			newTool("lockd_query_stream", "lockd.query.stream",
-				"Like lockd_query but returns documents: inline rows (up to the inline limit) or NDJSON to output_path.",
+				"lockd_query returning documents: inline rows, or NDJSON to output_path.",
 				Annotations{ReadOnly: true, Idempotent: true}, queryStream),
 		},
 		Write: []Tool{
 			newTool("lockd_index_flush", "lockd.index.flush",
-				"Flush the namespace's query index so recent writes are queryable (mode wait or async).",
+				"Flush the namespace index so recent writes are queryable.",
 				Annotations{Idempotent: true}, indexFlush),
 		},
 	}
@@ -39,12 +33,12 @@ func queryToolset() Toolset {
 
 // QueryArgs are the arguments of lockd_query.
 type QueryArgs struct {
-	Query     string         `json:"query" jsonschema:"required" jsonschema_description:"LQL selector; empty string matches all."`
+	Query     string         `json:"query" jsonschema:"required" jsonschema_description:"LQL selector; empty matches all."`
 	Namespace string         `json:"namespace,omitempty"`
 	Limit     int            `json:"limit,omitempty" jsonschema:"minimum=1,maximum=1000" jsonschema_description:"Default 100."`
 	Cursor    string         `json:"cursor,omitempty"`
 	Engine    string         `json:"engine,omitempty" jsonschema:"enum=auto,enum=index,enum=scan"`
-	Refresh   string         `json:"refresh,omitempty" jsonschema:"enum=wait_for" jsonschema_description:"Wait until the index includes recent writes."`
+	Refresh   string         `json:"refresh,omitempty" jsonschema:"enum=wait_for" jsonschema_description:"Wait for recent writes."`
 	Fields    map[string]any `json:"fields,omitempty"`
 }
 
@@ -94,7 +88,7 @@ func queryKeys(ctx context.Context, d *Deps, a QueryArgs) (QueryResult, error) {
 // QueryStreamArgs are the arguments of lockd_query_stream.
 type QueryStreamArgs struct {
 	QueryArgs
-	OutputPath string `json:"output_path,omitempty" jsonschema_description:"Write NDJSON rows here instead of inline."`
+	OutputPath string `json:"output_path,omitempty"`
 }
 
 // QueryRow is one inline document row.

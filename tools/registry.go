@@ -67,7 +67,7 @@ func Catalogue() []Toolset {
 		stateToolset(),
 		streamsToolset(),
 		namespaceToolset(),
-		// queryToolset() lands with client.Query
+		queryToolset(),
 	}
 }
 

@@ -149,7 +149,7 @@ func TestToolsListBudget(t *testing.T) {
 		budget   int
 	}{
 		{"all", nil, 30000},
-		{"lock,state,query", []string{"lock", "state"}, 15000},
+		{"lock,state,query", []string{"lock", "state", "query"}, 15000},
 	}
 	for _, tt := range tests {
 		r, err := NewRegistry(Catalogue(), Options{Toolsets: tt.toolsets}, committedSchemas)

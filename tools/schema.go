@@ -33,10 +33,25 @@ func reflector() *jsonschema.Reflector {
 // is absent; the keyword is left out because tools/list is a measured
 // context budget and it would repeat on every schema.
 func ReflectSchema(v any) (json.RawMessage, error) {
+	return reflectSchema(v, false)
+}
+
+// ReflectOutputSchema is ReflectSchema for tool results. The root stays
+// closed (additionalProperties false), but objects nested in it (list items)
+// are left open: the server writes them, no client needs the keyword to
+// read them, and every byte of it repeats in the tools/list budget.
+func ReflectOutputSchema(v any) (json.RawMessage, error) {
+	return reflectSchema(v, true)
+}
+
+func reflectSchema(v any, openNested bool) (json.RawMessage, error) {
 	s := reflector().ReflectFromType(reflect.TypeOf(v))
 	s.Version = ""
 	if s.Type != "object" {
 		return nil, fmt.Errorf("%T: root schema type is %q, want object", v, s.Type)
+	}
+	if openNested {
+		openNestedObjects(s, true)
 	}
 	// A struct with no fields reflects without properties; MCP clients expect
 	// an object schema with a properties member.
@@ -45,6 +60,21 @@ func ReflectSchema(v any) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%T: marshal schema: %w", v, err)
 	}
 	return data, nil
+}
+
+func openNestedObjects(s *jsonschema.Schema, root bool) {
+	if s == nil {
+		return
+	}
+	if !root && s.Properties != nil && s.Properties.Len() > 0 {
+		s.AdditionalProperties = nil
+	}
+	if s.Properties != nil {
+		for _, p := range s.Properties.FromOldest() {
+			openNestedObjects(p, false)
+		}
+	}
+	openNestedObjects(s.Items, false)
 }
 
 // GenerateSchemas renders schemas/<tool>.json for every tool of the
@@ -58,7 +88,7 @@ func GenerateSchemas() (map[string][]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("tool %s input: %w", t.Name, err)
 			}
-			res, err := ReflectSchema(t.Result)
+			res, err := ReflectOutputSchema(t.Result)
 			if err != nil {
 				return nil, fmt.Errorf("tool %s output: %w", t.Name, err)
 			}

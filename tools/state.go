@@ -24,33 +24,33 @@ func stateToolset() Toolset {
 		Description: "JSON state per key: read, compare-and-set writes, LQL mutations, merge patches.",
 		Read: []Tool{
 			newTool("lockd_get", "lockd.get",
-				"Read a key's JSON state (committed, or staged with lease_id). Large documents: page with offset+limit or write to output_path.",
+				"Read a key's JSON state (staged view with lease_id); page with offset+limit or use output_path.",
 				ro, stateGet),
 			newTool("lockd_describe", "lockd.describe",
-				"Key metadata: holder owner, lease expiry, version, etag. No payload.",
+				"Key metadata: holder, lease expiry, version, etag. No payload.",
 				ro, stateDescribe),
 		},
 		Write: []Tool{
 			newTool("lockd_state_update", "lockd.state.update",
-				"Replace a key's state under its lease (staged until release). One of payload_text, payload_base64, payload_path.",
+				"Replace a key's state under its lease, staged until release. Give one payload_* argument.",
 				Annotations{}, stateUpdate).liftable("payload_text", "payload_base64"),
 			newTool("lockd_state_put", "lockd.state.put",
-				"One-shot write: acquire, replace state, release (commit). Fails at once if held unless block_seconds.",
+				"One-shot: acquire, replace state, release (commit). Fails if held unless block_seconds.",
 				Annotations{}, statePut).liftable("payload_text", "payload_base64"),
 			newTool("lockd_state_mutate", "lockd.state.mutate",
-				"Apply LQL mutations (e.g. /status=done, /n++, rm:/tmp) to a key's state under its lease.",
+				"LQL mutations (e.g. /status=done, /n++, rm:/tmp) on a key's state under its lease.",
 				Annotations{}, stateMutate),
 			newTool("lockd_state_patch", "lockd.state.patch",
-				"Apply an RFC 7396 JSON merge patch to a key's state under its lease (null deletes a field).",
+				"RFC 7396 merge patch (null deletes a field) on a key's state under its lease.",
 				Annotations{}, statePatch),
 			newTool("lockd_state_metadata", "lockd.state.metadata",
-				"Set query_hidden on a key under its lease (hidden keys are skipped by queries).",
+				"Set query_hidden under a lease; queries skip hidden keys.",
 				Annotations{Idempotent: true}, stateMetadata),
 			newTool("lockd_state_remove", "lockd.state.remove",
 				"Delete a key's state under its lease (staged until release).",
 				Annotations{Destructive: true, Idempotent: true}, stateRemove),
 			newTool("lockd_state_delete", "lockd.state.delete",
-				"One-shot delete: acquire, remove state, release (commit).",
+				"One-shot: acquire, remove state, release (commit).",
 				Annotations{Destructive: true, Idempotent: true}, stateDelete),
 		},
 	}
@@ -86,10 +86,10 @@ func (d *Deps) updateOptions(ns, leaseID string, g Guards) client.UpdateOptions 
 type GetArgs struct {
 	Key         string `json:"key" jsonschema:"required,minLength=1"`
 	Namespace   string `json:"namespace,omitempty"`
-	LeaseID     string `json:"lease_id,omitempty" jsonschema_description:"Read the lease's staged view."`
-	Public      *bool  `json:"public,omitempty" jsonschema_description:"Read committed state without a lease (default true)."`
+	LeaseID     string `json:"lease_id,omitempty"`
+	Public      *bool  `json:"public,omitempty" jsonschema_description:"Committed state without a lease (default true)."`
 	PayloadMode string `json:"payload_mode,omitempty" jsonschema:"enum=inline,enum=base64,enum=none" jsonschema_description:"Default inline (text)."`
-	OutputPath  string `json:"output_path,omitempty" jsonschema_description:"Write the payload to this file instead."`
+	OutputPath  string `json:"output_path,omitempty" jsonschema_description:"Write the payload to this file."`
 	Offset      int64  `json:"offset,omitempty" jsonschema:"minimum=0"`
 	Limit       int64  `json:"limit,omitempty" jsonschema:"minimum=0" jsonschema_description:"Max bytes; default the inline limit."`
 }
@@ -295,7 +295,7 @@ func stateUpdate(ctx context.Context, d *Deps, a UpdateArgs) (UpdateResult, erro
 type OneShot struct {
 	Owner        string `json:"owner,omitempty"`
 	TTLSeconds   int64  `json:"ttl_seconds,omitempty" jsonschema:"minimum=1"`
-	BlockSeconds *int64 `json:"block_seconds,omitempty" jsonschema:"minimum=-1" jsonschema_description:"Wait while held; default -1 (fail at once)."`
+	BlockSeconds *int64 `json:"block_seconds,omitempty" jsonschema:"minimum=-1" jsonschema_description:"Default -1: fail at once if held."`
 }
 
 // PutArgs are the arguments of lockd_state_put.
@@ -394,7 +394,7 @@ type MutateArgs struct {
 	Key         string   `json:"key" jsonschema:"required,minLength=1"`
 	LeaseID     string   `json:"lease_id" jsonschema:"required,minLength=1"`
 	Namespace   string   `json:"namespace,omitempty"`
-	Mutations   []string `json:"mutations" jsonschema:"required,minItems=1" jsonschema_description:"LQL mutations, applied in order."`
+	Mutations   []string `json:"mutations" jsonschema:"required,minItems=1" jsonschema_description:"Applied in order."`
 	QueryHidden *bool    `json:"query_hidden,omitempty"`
 	Guards
 }

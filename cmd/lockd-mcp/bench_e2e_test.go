@@ -161,6 +161,7 @@ func reportBig(b *testing.B, p *mcpProc, elapsed, srvCPU time.Duration) {
 	b.ReportMetric(mbps, "MB/s")
 	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(srvCPU.Seconds(), "srv-cpu-s/GiB")
+	b.Logf("%.1f MB/s, peak RSS %.1f MiB, lockd-mcp CPU %.1fs", mbps, float64(rss)/(1<<20), srvCPU.Seconds())
 	if rss > 64<<20 {
 		b.Errorf("peak RSS %d MiB > 64 MiB", rss>>20)
 	}

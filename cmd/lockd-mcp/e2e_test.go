@@ -207,15 +207,30 @@ func TestE2ECallEveryTool(t *testing.T) {
 		t.Errorf("namespace update: %v", upd)
 	}
 
-	if _, found := p.tools["lockd_query"]; found {
-		ok("lockd_state_put", map[string]any{"key": "q1", "payload_text": `{"status":"open"}`})
-		ok("lockd_index_flush", nil)
-		keys := ok("lockd_query", map[string]any{"query": `/status="open"`})
-		if !slices.Contains(keys["keys"].([]any), any("q1")) {
-			t.Errorf("query: %v", keys)
-		}
-		ok("lockd_query_stream", map[string]any{"query": `/status="open"`})
-		ok("lockd_query_stream", map[string]any{"query": `/status="open"`, "output_path": filepath.Join(root, "rows.ndjson")})
+	// Queries: keys, inline documents, NDJSON to a file, index flush.
+	ok("lockd_state_put", map[string]any{"key": "q1", "payload_text": `{"status":"open","n":1}`})
+	ok("lockd_state_put", map[string]any{"key": "q2", "payload_text": `{"status":"done"}`})
+	if f := ok("lockd_index_flush", nil); f["namespace"] != "mcp" || f["accepted"] != true {
+		t.Errorf("index_flush: %v", f)
+	}
+	ok("lockd_index_flush", map[string]any{"mode": "async"})
+	keys := ok("lockd_query", map[string]any{"query": `/status="open"`, "refresh": "wait_for"})
+	if k := keys["keys"].([]any); !slices.Contains(k, any("q1")) || slices.Contains(k, any("q2")) {
+		t.Errorf("query: %v", keys)
+	}
+	if all := ok("lockd.query", map[string]any{"query": "", "limit": 1}); len(all["keys"].([]any)) != 1 || all["cursor"] == "" {
+		t.Errorf("query page of 1: %v", all)
+	}
+	rows := ok("lockd_query_stream", map[string]any{"query": `/status="open"`, "engine": "scan"})
+	if r := rows["rows"].([]any); len(r) != 1 || r[0].(map[string]any)["key"] != "q1" || r[0].(map[string]any)["document"].(map[string]any)["n"] != float64(1) {
+		t.Errorf("query_stream inline: %v", rows)
+	}
+	ndjson := filepath.Join(root, "rows.ndjson")
+	if f := ok("lockd_query_stream", map[string]any{"query": `/status="open"`, "output_path": ndjson}); f["row_count"] != float64(1) || f["bytes_written"].(float64) == 0 {
+		t.Errorf("query_stream to file: %v", f)
+	}
+	if data, _ := os.ReadFile(ndjson); !strings.Contains(string(data), `"key":"q1"`) || strings.Count(string(data), "\n") != 1 {
+		t.Errorf("rows.ndjson: %q", data)
 	}
 
 	// Resources.
@@ -288,6 +303,10 @@ func TestE2EBadArgumentsNameTheField(t *testing.T) {
 		{"lockd_state_write_stream_append", map[string]any{"stream_id": "ws_nope", "chunk_text": "x"}, "stream_id"},
 		{"lockd_state_write_stream_commit", map[string]any{"stream_id": "ws_x", "expected_sha256": "XYZ"}, "expected_sha256"},
 		{"lockd_namespace_update", map[string]any{"preferred_engine": "magic", "fallback_engine": "none"}, "preferred_engine"},
+		{"lockd_query", map[string]any{"query": "", "engine": "magic"}, "engine"},
+		{"lockd_query", map[string]any{"query": "/status=="}, "query"},
+		{"lockd_query_stream", map[string]any{"query": "", "output_path": outside}, "output_path"},
+		{"lockd_index_flush", map[string]any{"mode": "later"}, "mode"},
 	}
 	for _, tt := range tests {
 		msg := p.fails(tt.tool, tt.args)
