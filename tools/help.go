@@ -65,6 +65,9 @@ func hint(_ context.Context, d *Deps, _ HintArgs) (HintResult, error) {
 		AllowRoots:   []string{},
 		DefaultOwner: d.owner(""),
 	}
+	if note := modeNote(d.Config.Source); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	if d.Registry != nil {
 		res.Toolsets = d.Registry.Toolsets()
 		res.ReadOnly = d.Registry.Options().ReadOnly
@@ -73,6 +76,23 @@ func hint(_ context.Context, d *Deps, _ HintArgs) (HintResult, error) {
 		res.AllowRoots = d.Roots.List()
 	}
 	return res, nil
+}
+
+// modeNote tells the agent who else sees its leases: the mode is the
+// prefix of Config.Source ("daemon:", "in-process mem:", ...).
+func modeNote(source string) string {
+	mode, _, _ := strings.Cut(source, ":")
+	switch mode {
+	case "daemon":
+		return "Mode daemon: every lockd-mcp on this machine shares this store, so leases coordinate with other local agents."
+	case "in-process mem":
+		return "Mode in-process mem: a private in-memory store; no other agent sees these leases and all state is lost when this session ends."
+	case "in-process disk":
+		return "Mode in-process disk: a private server on a disk store; no other lockd-mcp can use that store while this one runs."
+	case "remote":
+		return "Mode remote: a lockd server shared by every client configured with it."
+	}
+	return ""
 }
 
 // HelpArgs selects a topic.

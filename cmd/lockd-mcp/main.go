@@ -1,10 +1,14 @@
-// Command lockd-mcp gives agents lockd's coordination primitives. For now it
-// offers the "serve" subcommand, the embedded lockd-compatible HTTP server;
-// the MCP modes join the same subcommand table.
+// Command lockd-mcp gives agents lockd's coordination primitives over MCP.
+// Without a subcommand it speaks MCP on stdio, in front of the shared local
+// daemon (started on demand), a private in-process server (--store) or a
+// lockd cluster (--server). The subcommands run the lockd-compatible HTTP
+// server (serve), manage the daemon (daemon) and create mTLS bundles
+// (certs).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +27,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "serve", summary: "run the lockd-compatible HTTP server", run: runServe},
+		{name: "daemon", summary: "status, stop or logs of the shared local daemon", run: runDaemon},
+		{name: "certs", summary: "create a CA, server and client bundles for mTLS", run: runCerts},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
@@ -37,11 +43,7 @@ func main() {
 func run(ctx context.Context, args []string, env func(string) string, stderr io.Writer) int {
 	// No subcommand (or only flags): MCP over stdio, what MCP clients run.
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := runMCP(ctx, args, env, stderr); err != nil {
-			fmt.Fprintf(stderr, "lockd-mcp: %v\n", err)
-			return 1
-		}
-		return 0
+		return exitCode(stderr, "lockd-mcp", runMCP(ctx, args, env, stderr))
 	}
 	if args[0] == "help" {
 		usage(stderr)
@@ -49,16 +51,35 @@ func run(ctx context.Context, args []string, env func(string) string, stderr io.
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			if err := c.run(ctx, args[1:], env, stderr); err != nil {
-				fmt.Fprintf(stderr, "lockd-mcp %s: %v\n", c.name, err)
-				return 1
-			}
-			return 0
+			return exitCode(stderr, "lockd-mcp "+c.name, c.run(ctx, args[1:], env, stderr))
 		}
 	}
 	fmt.Fprintf(stderr, "lockd-mcp: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// exitError asks for a specific exit status, e.g. daemon.ExitLocked for a
+// serve that lost the race for its data directory.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// exitCode prints err (if any) and maps it to the process exit status.
+func exitCode(stderr io.Writer, prefix string, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
 }
 
 func usage(w io.Writer) {

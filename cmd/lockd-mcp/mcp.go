@@ -51,7 +51,7 @@ func newMCPFlagSet(stderr io.Writer) (*flag.FlagSet, *mcpFlags) {
 	fs := flag.NewFlagSet("lockd-mcp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &mcpFlags{}
-	fs.StringVar(&f.store, "store", "", "store for the in-process server: mem:// or disk:///abs/path (default: disk under $LOCKD_MCP_HOME)")
+	fs.StringVar(&f.store, "store", "", "private in-process server on this store: mem:// or disk:///abs/path (default: none, use the shared daemon on $LOCKD_MCP_HOME/lockd.sock)")
 	fs.StringVar(&f.server, "server", "", "lockd server URL(s), comma-separated (https://host:9341, http://..., unix:///path); replaces the in-process server")
 	fs.StringVar(&f.bundle, "client-bundle", "", "PEM bundle (client cert, key, CA) for mTLS to --server")
 	fs.BoolVar(&f.disableMTLS, "disable-mtls", false, "connect to --server without mTLS")
@@ -73,12 +73,20 @@ func mcpUsage(w io.Writer, fs *flag.FlagSet) {
 usage:
   lockd-mcp [flags]             MCP over stdio (what your MCP client runs)
   lockd-mcp serve [flags]       only the lockd-compatible HTTP server
+  lockd-mcp daemon status|stop|logs   the shared local daemon
+  lockd-mcp certs init|issue    CA and mTLS bundles for serve over TCP
   lockd-mcp version             print the version
+
+By default every lockd-mcp on this machine meets in one shared daemon
+(lockd-mcp serve on $LOCKD_MCP_HOME/lockd.sock, started on demand, exits
+after 10 idle minutes), so agents in different terminals see the same leases.
 
 Quick start (Claude Code):
   claude mcp add lockd -- lockd-mcp
 Private, in-memory store for a try-out:
   lockd-mcp --store mem://
+Private server on a disk store (not shared; the directory is locked while it runs):
+  lockd-mcp --store disk:///abs/path
 In front of a lockd cluster:
   lockd-mcp --server https://lockd.example:9341 --client-bundle ~/.lockd/client.pem
 
@@ -222,17 +230,12 @@ func connect(ctx context.Context, f *mcpFlags, env func(string) string, logger *
 			}
 			return client.NewWithEndpoints(endpoints, opts...)
 		}
-		return newConnection(dial, f.namespace, "lockd server "+strings.Join(endpoints, ","), func() {})
+		return newConnection(dial, f.namespace, "remote: lockd server "+strings.Join(endpoints, ","), func() {})
 	}
-	store := f.store
-	if store == "" {
-		home, err := dataHome(env)
-		if err != nil {
-			return nil, err
-		}
-		store = "disk://" + filepath.Join(home, "store")
+	if f.store == "" {
+		return connectDaemon(ctx, f.namespace, env, logger)
 	}
-	return startInProcess(ctx, store, f.namespace, logger)
+	return startInProcess(ctx, f.store, f.namespace, logger)
 }
 
 func newConnection(dial func(string) (*client.Client, error), ns, source string, stop func()) (*connection, error) {
@@ -255,27 +258,6 @@ func newConnection(dial func(string) (*client.Client, error), ns, source string,
 	return c, nil
 }
 
-// dataHome is $LOCKD_MCP_HOME, else $XDG_DATA_HOME/lockd-mcp, else
-// ~/.local/share/lockd-mcp; it is created with mode 0700.
-func dataHome(env func(string) string) (string, error) {
-	dir := env("LOCKD_MCP_HOME")
-	if dir == "" {
-		if x := env("XDG_DATA_HOME"); x != "" {
-			dir = filepath.Join(x, "lockd-mcp")
-		} else {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("data directory: %w (set LOCKD_MCP_HOME)", err)
-			}
-			dir = filepath.Join(home, ".local", "share", "lockd-mcp")
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o700); err != nil {
-		return "", fmt.Errorf("data directory %s: %w", dir, err)
-	}
-	return dir, nil
-}
-
 // startInProcess serves store from a private embedded server on a unix
 // socket in this process; tools reach it through the SDK like any server.
 func startInProcess(ctx context.Context, store, ns string, logger *slog.Logger) (*connection, error) {
@@ -296,5 +278,9 @@ func startInProcess(ctx context.Context, store, ns string, logger *slog.Logger) 
 		defer cancel()
 		_ = inproc.Close(sctx)
 	}
-	return newConnection(dial, ns, "in-process server, store "+store, stop)
+	mode := "in-process disk: private server, store "
+	if strings.HasPrefix(store, "mem://") {
+		mode = "in-process mem: private server, store "
+	}
+	return newConnection(dial, ns, mode+store, stop)
 }

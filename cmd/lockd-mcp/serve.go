@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lockd-mcp/lockd-mcp/internal/certs"
+	"github.com/lockd-mcp/lockd-mcp/internal/daemon"
+	"github.com/lockd-mcp/lockd-mcp/internal/storage"
 	"github.com/lockd-mcp/lockd-mcp/server"
 )
 
@@ -36,6 +40,8 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		tlsCert    = fs.String("tls-cert", "", "server certificate (PEM); enables TLS on tcp")
 		tlsKey     = fs.String("tls-key", "", "server private key (PEM)")
 		tlsCA      = fs.String("tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS")
+		bundle     = fs.String("bundle", "", "server bundle from `lockd-mcp certs init` (cert, key, CA): TLS with client certificates required")
+		idleExit   = fs.Duration("idle-exit", 0, "stop after this long with no open connection and no live lease (0: never)")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
 	)
 	fs.Usage = func() {
@@ -60,7 +66,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	h, err := server.Start(ctx, server.Config{
+	cfg := server.Config{
 		Store:            *store,
 		Listen:           *listen,
 		DefaultNamespace: *defaultNS,
@@ -72,24 +78,76 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		TLSKeyFile:       *tlsKey,
 		TLSClientCAFile:  *tlsCA,
 		Logger:           log,
+	}
+	if *bundle != "" {
+		if *tlsCert != "" || *tlsCA != "" {
+			return errors.New("--bundle replaces --tls-cert/--tls-key/--tls-client-ca; give one or the other")
+		}
+		tc, err := certs.LoadServerTLS(*bundle)
+		if err != nil {
+			return err
+		}
+		cfg.TLSConfig = tc
+	}
+	socket, onUnix := strings.CutPrefix(*listen, "unix://")
+	if !onUnix && cfg.TLSConfig == nil && *tlsCert == "" && !loopback(*listen) {
+		log.Warn("serving plain HTTP on a non-loopback address: anyone who can reach it can take and release leases; create bundles with `lockd-mcp certs init` and pass --bundle")
+	}
+	mon := daemon.NewMonitor(daemon.MonitorConfig{
+		Version: versionString(), Socket: socket, Store: *store, IdleExit: *idleExit, Logger: log,
 	})
+	cfg.ConnState = mon.ConnState
+	if onUnix {
+		// The admin routes (status, stop) are guarded by the socket's 0600
+		// mode; over TCP they would need an authorisation story of their own.
+		cfg.Wrap = mon.Wrap
+	}
+	h, err := server.Start(ctx, cfg)
+	if errors.Is(err, storage.ErrLocked) {
+		// Another daemon owns the data directory: the expected outcome for
+		// all but one of several concurrent starters.
+		return exitError{code: daemon.ExitLocked, err: err}
+	}
 	if err != nil {
 		return err
 	}
-	log.Info("lockd-mcp serve ready", "url", h.URL(), "store", *store)
+	mon.Attach(h.ActiveLeases)
+	log.Info("lockd-mcp serve ready", "url", h.URL(), "store", *store, "version", versionString(), "idle_exit", idleExit.String())
+	drainFor := *drain
 	select {
 	case <-ctx.Done():
 		log.Info("stopping: draining leases", "drain_timeout", drain.String())
+	case d := <-mon.StopRequested():
+		if d >= 0 {
+			drainFor = d
+		}
+		log.Info("stopping on request: draining leases", "drain_timeout", drainFor.String())
+	case <-mon.Idle(h.Done()):
+		log.Info("stopping: idle with no connection and no lease", "idle_exit", idleExit.String())
 	case <-h.Done():
 		return fmt.Errorf("server stopped: %w", h.Err())
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), *drain+10*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.Background(), drainFor+10*time.Second)
 	defer cancel()
-	if err := h.Stop(stopCtx); err != nil {
+	if err := h.Stop(stopCtx, server.WithDrainTimeout(drainFor)); err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loopback reports whether a host:port listen address is reachable only
+// from this machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // applyEnv sets every flag that has a LOCKD_MCP_* variable, before the
