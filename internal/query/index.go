@@ -43,6 +43,9 @@ type term struct {
 	f    float64
 	t    int64
 	post *bitmap // nil when the slot is free
+	// oldMark/newMark stamp the term with the epoch of the change being
+	// applied: held by the key before it, held by the new document.
+	oldMark, newMark uint64
 }
 
 // field holds the postings of one canonical path.
@@ -54,10 +57,9 @@ type field struct {
 	times   map[int64]uint32
 	terms   []term // indexed by term id - firstTermID
 	free    []uint32
-	// seenEpoch/seenMask record which specials the document being applied
-	// (Index.epoch) has already set.
-	seenEpoch uint64
-	seenMask  uint8
+	// specOld/specNew stamp the specials with the epoch of the change
+	// being applied (see addNodeLocked).
+	specOld, specNew [numSpecials]uint64
 }
 
 func newField(path string) *field {
@@ -192,10 +194,10 @@ func prepare(c Change, doc string, readErr error, paths map[string]*pathRef) pre
 
 // mayBeNumeric is a cheap, exact filter before strconv.ParseFloat, whose
 // failures allocate: a string can only parse if it is a plain decimal
-// ([sign] digits [. digits] [e [sign] digits]) or holds one of the letters
-// of the rarer spellings ParseFloat accepts (hex floats 0x…p…, digit
-// separators 1_000, inf, infinity, nan). Everything else ("item-0001",
-// dates, words) is skipped.
+// ([sign] digits [. digits] [e [sign] digits]) or one of the rarer
+// spellings ParseFloat accepts: hex floats (0x…p…), digit separators
+// (1_000), inf, infinity and nan. It may say yes to strings that do not
+// parse, never no to one that does (TestMayBeNumericIsExact).
 func mayBeNumeric(s string) bool {
 	if s == "" {
 		return false
@@ -203,7 +205,19 @@ func mayBeNumeric(s string) bool {
 	if isDecimal(s) {
 		return true
 	}
-	return strings.ContainsAny(s, "xXiInN_")
+	t := s
+	if t[0] == '+' || t[0] == '-' {
+		t = t[1:]
+	}
+	switch {
+	case strings.EqualFold(t, "inf"), strings.EqualFold(t, "infinity"), strings.EqualFold(t, "nan"):
+		return true
+	case len(t) >= 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'):
+		return true
+	case t != "" && (t[0] == '.' || (t[0] >= '0' && t[0] <= '9')) && strings.IndexByte(t, '_') >= 0:
+		return true
+	}
+	return false
 }
 
 func isDecimal(s string) bool {
@@ -262,11 +276,19 @@ func (ix *Index) applyLocked(p prepared) {
 		// parsed: let queries read it until its next change.
 		p.object = false
 	}
+	// Updates are applied as a difference: old entries are marked, the new
+	// document's entries are resolved against the marks, and only postings
+	// that really change are touched. A typical update (one field of a
+	// document) then costs lookups, not posting edits.
+	var old []entry
 	if exists {
-		ix.clearLocked(id)
+		old = ix.docs[id].entries
+		ix.markOldLocked(old)
 	}
 	if p.Delete {
 		if exists {
+			ix.dropLocked(id, old)
+			ix.objects.remove(id)
 			delete(ix.ids, p.Key)
 			ix.docs[id] = docInfo{}
 			ix.freeID = append(ix.freeID, id)
@@ -295,27 +317,51 @@ func (ix *Index) applyLocked(p prepared) {
 		ix.hidden.remove(id)
 	}
 	if !p.object {
+		ix.dropLocked(id, old)
+		d.entries = nil
+		ix.objects.remove(id)
 		ix.verify.add(id)
 		return
 	}
 	ix.verify.remove(id)
 	ix.objects.add(id)
 	d.etag = p.ETag
+	entries := make([]entry, 0, max(len(old), 2*len(p.nodes)))
 	for i := range p.nodes {
-		ix.addNodeLocked(id, d, &p.nodes[i])
+		ix.addNodeLocked(id, &entries, &p.nodes[i])
+	}
+	ix.dropLocked(id, old)
+	d.entries = entries
+}
+
+// markOldLocked stamps the postings of a key's current entries with the
+// epoch, as "held before this change".
+func (ix *Index) markOldLocked(old []entry) {
+	for _, e := range old {
+		f := ix.fieldList[e.fid]
+		if e.term < firstTermID {
+			f.specOld[e.term] = ix.epoch
+		} else {
+			f.terms[e.term-firstTermID].oldMark = ix.epoch
+		}
 	}
 }
 
-// clearLocked removes every posting of key id.
-func (ix *Index) clearLocked(id uint32) {
-	d := &ix.docs[id]
-	for _, e := range d.entries {
+// dropLocked removes key id from every posting of old that the new
+// document did not stamp, freeing terms left empty.
+func (ix *Index) dropLocked(id uint32, old []entry) {
+	for _, e := range old {
 		f := ix.fieldList[e.fid]
 		if e.term < firstTermID {
-			f.special[e.term].remove(id)
+			if f.specNew[e.term] != ix.epoch {
+				f.special[e.term].remove(id)
+			}
 			continue
 		}
 		t := &f.terms[e.term-firstTermID]
+		if t.newMark == ix.epoch {
+			continue
+		}
 		t.post.remove(id)
 		if t.post.empty() {
 			switch t.kind {
@@ -330,8 +376,6 @@ func (ix *Index) clearLocked(id uint32) {
 			f.free = append(f.free, e.term)
 		}
 	}
-	d.entries = d.entries[:0]
-	ix.objects.remove(id)
 }
 
 func (ix *Index) fieldLocked(path string) (uint32, *field) {
@@ -345,31 +389,38 @@ func (ix *Index) fieldLocked(path string) (uint32, *field) {
 	return fid, f
 }
 
-func (ix *Index) addNodeLocked(id uint32, d *docInfo, n *node) {
+// addNodeLocked records node n of key id, appending its entries. Postings
+// the key already held (stamped by markOldLocked) are left alone, and the
+// new stamps deduplicate entries within the document (every element of an
+// array sets the same specials of its path).
+func (ix *Index) addNodeLocked(id uint32, entries *[]entry, n *node) {
 	if n.ref.fid < 0 {
 		fid, _ := ix.fieldLocked(n.ref.path)
 		n.ref.fid = int32(fid)
 	}
 	fid := uint32(n.ref.fid)
 	f := ix.fieldList[fid]
-	if f.seenEpoch != ix.epoch {
-		f.seenEpoch, f.seenMask = ix.epoch, 0
-	}
+	epoch := ix.epoch
 	special := func(s int) {
-		// Every element of an array sets the same specials of its path;
-		// the mask skips the repeats within one document.
-		if f.seenMask&(1<<s) != 0 {
+		if f.specNew[s] == epoch {
 			return
 		}
-		f.seenMask |= 1 << s
-		if f.special[s].add(id) {
-			d.entries = append(d.entries, entry{fid, uint32(s)})
+		f.specNew[s] = epoch
+		if f.specOld[s] != epoch {
+			f.special[s].add(id)
 		}
+		*entries = append(*entries, entry{fid, uint32(s)})
 	}
 	addTerm := func(tid uint32) {
-		if f.terms[tid-firstTermID].post.add(id) {
-			d.entries = append(d.entries, entry{fid, tid})
+		t := &f.terms[tid-firstTermID]
+		if t.newMark == epoch {
+			return
 		}
+		t.newMark = epoch
+		if t.oldMark != epoch {
+			t.post.add(id)
+		}
+		*entries = append(*entries, entry{fid, tid})
 	}
 	special(specPresent)
 	if n.kind == kindNull {

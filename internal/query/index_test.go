@@ -202,7 +202,7 @@ func TestUnchangedETagSkipsParse(t *testing.T) {
 // string ParseFloat accepts.
 func TestMayBeNumericIsExact(t *testing.T) {
 	for _, s := range []string{"1", "-2.5e+3", ".5", "5.", "+5", "1e400", "0x1p-2", "0X1P+3", "0x_1p0", "inf", "-Inf",
-		"+INFINITY", "NaN", "nan", "007", "1_000", "1e", "e5", "-", ".", "item-0001", "2025-01-01", "1.2.3", " 1", "1 ", "", "infinite", "0x10"} {
+		"+INFINITY", "NaN", "nan", "+nan", "-NaN", "007", "1_000", "1_0.5_0", ".5_0", "0x1_0p0", "1e1_0", "1e", "e5", "-", ".", "item-0001", "_1", "1__0", "2025-01-01", "1.2.3", " 1", "1 ", "", "infinite", "0x10"} {
 		_, err := strconv.ParseFloat(s, 64)
 		parses := err == nil || errors.Is(err, strconv.ErrRange)
 		if parses && !mayBeNumeric(s) {
