@@ -53,14 +53,34 @@ type Disk struct {
 	opts DiskOptions
 	lock *os.File
 
-	wake       chan struct{} // one token: the writer has work
-	quit       chan struct{} // closed by Close
-	writerDone chan struct{}
-	ckptWG     sync.WaitGroup
+	quit   chan struct{} // closed by Close
+	ckptWG sync.WaitGroup
 
-	// active is the log segment being appended to. Only the writer goroutine
-	// touches it, and the writer is what rotates it.
-	active *segFile
+	// wmu serializes appends to the log: the committing goroutine encodes
+	// and writes its own frame while holding it. Lock order: wmu, smu, mu.
+	wmu      sync.Mutex
+	active   *segFile // segment being appended to; replaced only when drained
+	writeOff int64    // end of the last frame written to active
+	wbuf     []byte   // frame buffer, reused
+
+	// smu guards the syncers' view of the active segment: what was written,
+	// what the fsyncs in flight cover, what is durable, and the frames
+	// waiting for an fsync, in log order.
+	smu        sync.Mutex
+	work       sync.Cond // a syncer waits here for bytes to sync
+	progress   sync.Cond // drain waits here for the syncers to catch up
+	syncSeg    *segFile
+	written    int64
+	claimed    int64
+	durable    int64
+	durableOff atomic.Int64 // durable, readable without smu
+	syncing    int
+	idle       int
+	drainers   int
+	stopping   bool
+	syncErr    error
+	unsynced   []*logged
+	syncWG     sync.WaitGroup
 
 	mu        sync.Mutex
 	closed    bool
@@ -69,7 +89,6 @@ type Disk struct {
 	blobs     map[string]blobLoc
 	pending   []pendingBlob // small blobs not in the log yet
 	pendBytes int64
-	queue     []*commitReq
 	snap      *segFile   // current snapshot, nil before the first checkpoint
 	wals      []*segFile // log segments after snap, ascending; last is active
 	logBytes  int64      // bytes in wals
@@ -201,7 +220,9 @@ func (d *Disk) WriteBlob(ctx context.Context, r io.Reader) (BlobRef, error) {
 	flush := d.pendBytes >= pendingFlushBytes
 	d.mu.Unlock()
 	if flush {
-		d.kick()
+		// No commit came to carry them: log them on their own. A failure
+		// is sticky and reported by the next Commit.
+		_ = d.append(nil, nil)
 	}
 	return BlobRef{ID: idStr, Size: int64(len(data))}, nil
 }
@@ -367,7 +388,12 @@ func (d *Disk) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 	close(d.quit)
-	<-d.writerDone
+	// Commits already writing still get their answer: wait for them, then
+	// for the fsync that covers them.
+	d.wmu.Lock()
+	d.drain()
+	d.wmu.Unlock()
+	d.stopSyncers()
 	d.ckptWG.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -22,14 +22,23 @@ type snapBlob struct {
 }
 
 // maybeCheckpoint starts a checkpoint when the log has grown past the
-// trigger. It runs on the writer goroutine between groups, which gives a
-// clean cut: every group so far is in the segments being compacted, every
-// later one goes to the segment created here.
+// trigger. It runs on a committer's goroutine with wmu held, after its
+// frame was written: it waits until every frame so far is durable and in
+// the index, which gives a clean cut: every commit so far is in the
+// segments being compacted, every later one goes to the segment created
+// here. A segment is thus complete and fsynced before the next one exists.
 func (d *Disk) maybeCheckpoint() {
 	d.mu.Lock()
-	due := !d.ckptBusy && d.logBytes >= d.ckptAt
+	due := !d.ckptBusy && d.logBytes+(d.writeOff-d.active.size) >= d.ckptAt && d.err == nil
 	d.mu.Unlock()
 	if !due {
+		return
+	}
+	d.drain()
+	d.mu.Lock()
+	failed := d.err != nil
+	d.mu.Unlock()
+	if failed {
 		return
 	}
 	id := d.nextID

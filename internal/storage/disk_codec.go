@@ -35,6 +35,12 @@ const (
 	entryBatch  byte = 't' // one Batch: puts, deletes, frees
 	entryRecord byte = 'r' // snapshot only: one live record
 	entryEnd    byte = 'e' // snapshot only: record and blob counts, last entry
+	// entrySynced opens each log frame: the segment offset up to which the
+	// log was known durable when the frame was written. Frames are written
+	// while earlier ones are still being fsynced, so a crash can leave
+	// several unsynced frames at the tail, in any state; this mark tells
+	// recovery whether a bad frame could have been acknowledged.
+	entrySynced byte = 's'
 )
 
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
@@ -98,14 +104,14 @@ func scanFrames(r io.ReaderAt, size int64, fn func(off int64, payload []byte) er
 	off := int64(0)
 	for off < size {
 		if size-off < frameHeaderSize {
-			return off, tornOrCorrupt(r, off, size, "partial frame header")
+			return off, classifyBadFrame(r, off, size, "partial frame header")
 		}
 		if _, err := r.ReadAt(hdr[:], off); err != nil {
 			return off, fmt.Errorf("reading frame header at offset %d: %w", off, err)
 		}
 		length, sum, ok := parseHeader(hdr[:])
 		if !ok {
-			return off, tornOrCorrupt(r, off, size, "bad frame header")
+			return off, classifyBadFrame(r, off, size, "bad frame header")
 		}
 		end := off + frameHeaderSize + int64(length)
 		if end > size {
@@ -119,7 +125,7 @@ func scanFrames(r io.ReaderAt, size int64, fn func(off int64, payload []byte) er
 			return off, fmt.Errorf("reading frame payload at offset %d: %w", off, err)
 		}
 		if crc32c(payload) != sum {
-			return off, &frameError{Off: off, Torn: end == size, Reason: "payload checksum mismatch"}
+			return off, classifyBadFrame(r, off, size, "payload checksum mismatch")
 		}
 		if err := fn(off, payload); err != nil {
 			return off, err
@@ -129,10 +135,17 @@ func scanFrames(r io.ReaderAt, size int64, fn func(off int64, payload []byte) er
 	return off, nil
 }
 
-// tornOrCorrupt classifies an unreadable header at off: torn unless a
-// complete, verified frame starts somewhere after it. The search reads the
-// rest of the file, which only happens on recovery from a damaged tail.
-func tornOrCorrupt(r io.ReaderAt, off, size int64, reason string) error {
+// classifyBadFrame decides whether the bad frame at off is a torn tail or
+// damage to durable data. Every frame after off is searched for; the bad
+// frame could have been acknowledged only if some later valid frame was
+// written when the log was already durable past off, which its synced mark
+// records. Otherwise the bad frame and everything after it belong to writes
+// that no completed fsync covered, so none of them was acknowledged: torn.
+// Frames without a mark (older stores, snapshots) count as written when
+// everything before them was durable, the rule of one frame per fsync. The
+// search reads the rest of the file, which only happens on recovery from a
+// damaged tail.
+func classifyBadFrame(r io.ReaderAt, off, size int64, reason string) error {
 	rest := make([]byte, size-off)
 	if _, err := r.ReadAt(rest, off); err != nil {
 		return fmt.Errorf("reading tail at offset %d: %w", off, err)
@@ -148,12 +161,60 @@ func tornOrCorrupt(r io.ReaderAt, off, size int64, reason string) error {
 		if length, sum, ok := parseHeader(rest[i:]); ok {
 			end := i + frameHeaderSize + int(length)
 			if end <= len(rest) && crc32c(rest[i+frameHeaderSize:end]) == sum {
-				return &frameError{Off: off, Reason: fmt.Sprintf("%s followed by a valid frame at offset %d", reason, off+int64(i))}
+				at := off + int64(i)
+				if syncedMark(rest[i+frameHeaderSize:end], at) > off {
+					return &frameError{Off: off, Reason: fmt.Sprintf("%s followed by a valid frame at offset %d written after it was durable", reason, at)}
+				}
+				i = end
+				continue
 			}
 		}
 		i++
 	}
 	return &frameError{Off: off, Torn: true, Reason: reason}
+}
+
+// syncedMark returns the durable offset a log frame at off recorded, or off
+// itself for a frame without the mark.
+func syncedMark(payload []byte, off int64) int64 {
+	if len(payload) < 2 || payload[0] != entrySynced {
+		return off
+	}
+	v, n := binary.Uvarint(payload[1:])
+	if n <= 0 {
+		return off
+	}
+	return int64(v)
+}
+
+func appendSynced(buf []byte, durable int64) []byte {
+	buf = append(buf, entrySynced)
+	return binary.AppendUvarint(buf, uint64(durable))
+}
+
+// batchSize is the encoded size of b, checked before anything is written.
+func batchSize(b *Batch) int {
+	n := 1 + uvarintLen(len(b.Puts)) + uvarintLen(len(b.Deletes)) + uvarintLen(len(b.Free))
+	for _, p := range b.Puts {
+		n += strLen(len(p.Namespace)) + strLen(len(p.Key)) + strLen(len(p.Value))
+	}
+	for _, k := range b.Deletes {
+		n += strLen(len(k.Namespace)) + strLen(len(k.Key))
+	}
+	for _, f := range b.Free {
+		n += strLen(len(f.ID))
+	}
+	return n
+}
+
+func strLen(n int) int { return uvarintLen(n) + n }
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // appendBatch encodes one batch entry.
@@ -261,6 +322,9 @@ func decodePayload(p []byte, v *entryVisitor) error {
 			if d.err == nil {
 				err = v.record(r)
 			}
+		case kind == entrySynced && start == 0:
+			// Only recovery's classification reads the mark.
+			d.uvarint()
 		case kind == entryEnd && v.end != nil:
 			recs, blobs := d.uvarint(), d.uvarint()
 			if d.err == nil {

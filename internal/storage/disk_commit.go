@@ -1,46 +1,92 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"sync"
 )
 
 const (
 	// maxBatchBytes bounds one encoded batch. Records are metadata; bodies
 	// travel as blobs, so a bigger batch is a caller bug worth an error.
 	maxBatchBytes = 256 << 20
-	// maxGroupBytes bounds the batches gathered into one frame.
-	maxGroupBytes = 64 << 20
+	// keepWriteBuf is the largest frame buffer kept between appends; a
+	// rare big frame should not pin its buffer for the store's lifetime.
+	keepWriteBuf = 1 << 20
 )
 
-// commitReq is one Commit waiting for its group to be fsynced. The batch is
-// encoded by the caller's goroutine so the writer only copies bytes.
-type commitReq struct {
-	b    Batch
-	enc  []byte
-	done chan error
+// syncers is the number of fdatasync calls that may be in flight at once.
+// The code allows several (a commit written while one fsync runs could get
+// its own at once), but on ext4 an append's fdatasync is a journal commit
+// and jbd2 runs those one at a time: with two syncers each fsync carried
+// half as many commits and the server cycle got slower. One syncer that
+// fsyncs whatever was written while its previous fsync ran is the best
+// measured setting. It is a variable so benchmarks can compare settings.
+var syncers = 1
+
+// logged is a frame written to the active segment and not yet known to be
+// durable. The syncer that makes it durable applies it to the index and
+// answers its waiter.
+type logged struct {
+	end   int64 // segment offset just past the frame
+	puts  []Record
+	dels  []RecordKey
+	frees []string
+	blobs []pendingBlob
+	offs  []int64 // segment offset of each blob's bytes
+	w     *waiter // nil when nobody waits (Append, a blob flush)
 }
 
-// Commit hands the batch to the writer and waits until the log write that
-// carries it has been fsynced and applied. Concurrent commits share one
-// write and one fsync (group commit).
+// waiter carries one Commit's outcome. Waiters are pooled: the channel is
+// empty again once the committer has received from it.
+type waiter struct{ done chan error }
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{done: make(chan error, 1)} }}
+
+// Commit appends the batch to the log and waits until an fdatasync that
+// started after the append has returned, so the batch is on stable storage
+// before Commit returns. Concurrent commits share fsyncs (group commit).
 func (d *Disk) Commit(ctx context.Context, b Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: disk commit: %w", err)
 	}
-	req := &commitReq{b: b, enc: appendBatch(nil, &b), done: make(chan error, 1)}
-	if len(req.enc) > maxBatchBytes {
-		return fmt.Errorf("storage: disk commit: batch encodes to %d bytes, over the %d byte limit; large values belong in blobs", len(req.enc), maxBatchBytes)
+	w := waiterPool.Get().(*waiter)
+	if err := d.append(&b, w); err != nil {
+		waiterPool.Put(w)
+		return err
 	}
-	// The index keeps put values after Commit returns, and the caller may
-	// reuse its buffers: copy them here, off the writer's critical path.
-	req.b.Puts = make([]Record, len(b.Puts))
-	for i, p := range b.Puts {
-		req.b.Puts[i] = Record{RecordKey: p.RecordKey, Value: bytes.Clone(p.Value)}
+	// Not abandoned on ctx: the batch is already on its way to disk.
+	err := <-w.done
+	waiterPool.Put(w)
+	return err
+}
+
+// Append writes the batch to the log in commit order and returns without
+// waiting for the fsync. The batch becomes durable with the next Commit to
+// return (the log is one ordered file and an fsync covers every byte
+// written before it), or is lost whole by a crash before that; it is never
+// torn, and no later batch survives a crash that loses it.
+func (d *Disk) Append(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: disk append: %w", err)
 	}
+	return d.append(&b, nil)
+}
+
+// append writes one frame holding the small blobs waiting for the log and
+// then b (when not nil), and queues it for the syncers. Frames are written
+// by the committing goroutine under wmu, so the file order is the commit
+// order and no hand-off to another goroutine sits before the write.
+func (d *Disk) append(b *Batch, w *waiter) error {
+	if b != nil {
+		if n := batchSize(b); n > maxBatchBytes {
+			return fmt.Errorf("storage: disk commit: batch encodes to %d bytes, over the %d byte limit; large values belong in blobs", n, maxBatchBytes)
+		}
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -51,130 +97,195 @@ func (d *Disk) Commit(ctx context.Context, b Batch) error {
 		d.mu.Unlock()
 		return err
 	}
-	d.queue = append(d.queue, req)
+	blobs := d.pending
+	d.pending, d.pendBytes = nil, 0
 	d.mu.Unlock()
-	d.kick()
-	// Not abandoned on ctx: the batch may already be on its way to disk.
-	return <-req.done
-}
-
-// kick wakes the writer; a token already waiting is as good as a new one.
-func (d *Disk) kick() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	if b == nil && len(blobs) == 0 {
+		return nil
 	}
-}
 
-// writeLoop is the only goroutine that appends to the log. Each turn takes
-// every queued commit and pending small blob, writes them as one frame,
-// fsyncs once, applies them to the index, then answers every caller. While
-// it works, new commits queue up and form the next group: the busier the
-// store, the more commits each fsync carries.
-func (d *Disk) writeLoop() {
-	defer close(d.writerDone)
-	var buf []byte
-	var spare []*commitReq
-	for {
-		select {
-		case <-d.wake:
-		case <-d.quit:
-			// Commits queued before Close still get their answer.
-			for d.writeTurn(&buf, &spare) {
-			}
-			return
-		}
-		for d.writeTurn(&buf, &spare) {
+	seg, off := d.active, d.writeOff
+	buf, start := beginFrame(d.wbuf[:0])
+	// The durable mark lets recovery tell a torn tail of several frames
+	// (the last ones written while fsyncs were in flight) from damage to
+	// data that was durable before this frame was written.
+	buf = appendSynced(buf, d.durableOff.Load())
+	lg := &logged{blobs: blobs}
+	if len(blobs) > 0 {
+		lg.offs = make([]int64, len(blobs))
+		for i, pb := range blobs {
+			var pos int
+			buf, pos = appendBlob(buf, pb.id, pb.data)
+			lg.offs[i] = off + int64(pos)
 		}
 	}
-}
-
-// writeTurn runs one group; it reports false when there was nothing to do.
-func (d *Disk) writeTurn(buf *[]byte, spare *[]*commitReq) bool {
-	d.mu.Lock()
-	reqs, blobs, stuck := d.queue, d.pending, d.err
-	d.queue, d.pending, d.pendBytes = (*spare)[:0], nil, 0
-	// Bound one group so a burst cannot build a frame past the limit; the
-	// rest stays queued for the next turn, in order.
-	size := 0
-	for i, r := range reqs {
-		if size += len(r.enc); size > maxGroupBytes && i > 0 {
-			d.queue = append(d.queue, reqs[i:]...)
-			reqs = reqs[:i]
-			break
-		}
+	if b != nil {
+		buf = appendBatch(buf, b)
+		lg.puts, lg.dels, lg.frees = copyBatch(b)
 	}
-	d.mu.Unlock()
-	if len(reqs) == 0 && len(blobs) == 0 {
-		*spare = reqs
-		return false
-	}
-	if stuck == nil {
-		stuck = d.writeGroup(buf, reqs, blobs)
-	}
-	for i, r := range reqs {
-		r.done <- stuck
-		reqs[i] = nil
-	}
-	*spare = reqs
-	if stuck == nil {
-		d.maybeCheckpoint()
-	}
-	return true
-}
-
-// writeGroup appends one frame holding blobs then batches to the active
-// segment, fsyncs it and applies the result. A failed write or fsync is
-// sticky: after it nobody can say what the file holds, so the store stops
-// accepting commits and the next open recovers from what is really on disk.
-func (d *Disk) writeGroup(bufp *[]byte, reqs []*commitReq, blobs []pendingBlob) error {
-	seg := d.active
-	buf, start := beginFrame((*bufp)[:0])
-	blobOffs := make([]int64, len(blobs))
-	for i, pb := range blobs {
-		var pos int
-		buf, pos = appendBlob(buf, pb.id, pb.data)
-		blobOffs[i] = seg.size + int64(pos)
-	}
-	for _, r := range reqs {
-		buf = append(buf, r.enc...)
-	}
-	*bufp = buf
-	var err error
-	if len(buf)-frameHeaderSize > maxFramePayload {
-		// Unreachable given maxBatchBytes and maxGroupBytes; if it happens,
-		// pending blobs were drained into this group and would be lost, so
-		// stop like for an I/O error rather than go on.
-		err = fmt.Errorf("group of %d bytes exceeds the frame limit", len(buf))
-	} else {
-		finishFrame(buf, start)
-		_, err = seg.f.WriteAt(buf, seg.size)
-		if err == nil {
-			err = syncData(seg.f)
-		}
+	finishFrame(buf, start)
+	_, err := seg.f.WriteAt(buf, off)
+	if cap(buf) <= keepWriteBuf {
+		d.wbuf = buf
 	}
 	if err != nil {
-		err = fmt.Errorf("storage: disk log %s: write at offset %d: %w", seg.path, seg.size, err)
+		// A failed write is sticky: nobody can say what the file holds now,
+		// so the store stops accepting commits and the next open recovers
+		// from what is really on disk.
+		err = fmt.Errorf("storage: disk log %s: write at offset %d: %w", seg.path, off, err)
 		d.mu.Lock()
 		d.err = err
 		d.mu.Unlock()
 		return err
 	}
-	d.groups.Add(1)
+	lg.end = off + int64(len(buf))
+	lg.w = w
+	d.writeOff = lg.end
 
-	d.mu.Lock()
-	for i, pb := range blobs {
-		d.placeLoggedBlob(pb, seg, blobOffs[i])
+	d.smu.Lock()
+	d.unsynced = append(d.unsynced, lg)
+	d.written = lg.end
+	if d.idle > 0 {
+		d.work.Signal()
 	}
-	var unlink []string
-	for _, r := range reqs {
-		unlink = d.applyBatch(r.b.Puts, r.b.Deletes, freeIDs(r.b.Free), unlink)
-	}
-	seg.size += int64(len(buf))
-	d.logBytes += int64(len(buf))
-	d.mu.Unlock()
-	d.unlinkBlobs(unlink)
+	d.smu.Unlock()
+	d.maybeCheckpoint()
 	return nil
+}
+
+// copyBatch copies what the index keeps of b, so the caller may reuse its
+// buffers once append returns. Put values share one allocation.
+func copyBatch(b *Batch) ([]Record, []RecordKey, []string) {
+	var puts []Record
+	if len(b.Puts) > 0 {
+		total := 0
+		for _, p := range b.Puts {
+			total += len(p.Value)
+		}
+		vals := make([]byte, 0, total)
+		puts = make([]Record, len(b.Puts))
+		for i, p := range b.Puts {
+			s := len(vals)
+			vals = append(vals, p.Value...)
+			puts[i] = Record{RecordKey: p.RecordKey, Value: vals[s:len(vals):len(vals)]}
+		}
+	}
+	var dels []RecordKey
+	if len(b.Deletes) > 0 {
+		dels = append(dels, b.Deletes...)
+	}
+	return puts, dels, freeIDs(b.Free)
+}
+
+// syncLoop is one syncer. Whenever bytes were written past what the fsyncs
+// already started cover, it starts an fdatasync covering all of them; when
+// it returns, every frame that ends at or before that point is durable, so
+// it is applied to the index in log order and its waiter is answered. A
+// frame is therefore acknowledged only by an fsync that began after the
+// frame's write had returned.
+func (d *Disk) syncLoop() {
+	defer d.syncWG.Done()
+	d.smu.Lock()
+	for {
+		for d.written == d.claimed && !d.stopping {
+			d.idle++
+			d.work.Wait()
+			d.idle--
+		}
+		if d.written == d.claimed {
+			d.smu.Unlock()
+			return
+		}
+		target, seg := d.written, d.syncSeg
+		d.claimed = target
+		d.syncing++
+		d.smu.Unlock()
+
+		err := syncData(seg.f)
+		d.groups.Add(1)
+
+		d.smu.Lock()
+		d.syncing--
+		if err != nil && d.syncErr == nil {
+			d.syncErr = fmt.Errorf("storage: disk log %s: fdatasync: %w", seg.path, err)
+			d.mu.Lock()
+			d.err = d.syncErr
+			d.mu.Unlock()
+		}
+		var ready []*logged
+		var unlink []string
+		switch {
+		case d.syncErr != nil:
+			// After a failed fsync the kernel may have dropped the dirty
+			// pages, so no later fsync vouches for them: fail every frame
+			// still waiting, whichever fsync covered it.
+			ready, d.unsynced = d.unsynced, nil
+		case target > d.durable:
+			d.durable = target
+			d.durableOff.Store(target)
+			n := 0
+			for n < len(d.unsynced) && d.unsynced[n].end <= target {
+				n++
+			}
+			ready = append(ready, d.unsynced[:n]...)
+			clear(d.unsynced[:n])
+			d.unsynced = d.unsynced[n:]
+			// Applied under smu so groups made durable by fsyncs that
+			// return out of order still reach the index in log order.
+			unlink = d.applyLogged(seg, ready, target)
+		}
+		if d.drainers > 0 {
+			d.progress.Broadcast()
+		}
+		res := d.syncErr
+		d.smu.Unlock()
+		for _, lg := range ready {
+			if lg.w != nil {
+				lg.w.done <- res
+			}
+		}
+		d.unlinkBlobs(unlink)
+		d.smu.Lock()
+	}
+}
+
+// applyLogged applies durable frames to the index in log order. Called
+// with smu held.
+func (d *Disk) applyLogged(seg *segFile, ready []*logged, end int64) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var unlink []string
+	for _, lg := range ready {
+		for i, pb := range lg.blobs {
+			d.placeLoggedBlob(pb, seg, lg.offs[i])
+		}
+		unlink = d.applyBatch(lg.puts, lg.dels, lg.frees, unlink)
+	}
+	d.logBytes += end - seg.size
+	seg.size = end
+	return unlink
+}
+
+// drain waits until every frame written so far is durable and no fsync is
+// in flight (or the log failed). Called with wmu held, so nothing new is
+// written meanwhile.
+func (d *Disk) drain() {
+	d.smu.Lock()
+	d.drainers++
+	for (d.durable < d.written || d.syncing > 0) && d.syncErr == nil {
+		d.progress.Wait()
+	}
+	d.drainers--
+	d.smu.Unlock()
+}
+
+// stopSyncers ends the syncer goroutines once the log is drained.
+func (d *Disk) stopSyncers() {
+	d.smu.Lock()
+	d.stopping = true
+	d.work.Broadcast()
+	d.smu.Unlock()
+	d.syncWG.Wait()
 }
 
 // placeLoggedBlob points the index at the logged copy of a pending blob,
@@ -188,7 +299,7 @@ func (d *Disk) placeLoggedBlob(pb pendingBlob, seg *segFile, off int64) {
 
 // applyBatch applies one batch to the in-memory view: puts, then deletes,
 // then frees. It returns the blob files to unlink, which the caller does
-// outside the lock. Called with d.mu held, by the writer and by replay.
+// outside the lock. Called with d.mu held, by the syncers and by replay.
 func (d *Disk) applyBatch(puts []Record, dels []RecordKey, frees []string, unlink []string) []string {
 	for _, p := range puts {
 		d.records[p.RecordKey] = p.Value

@@ -33,21 +33,23 @@ func OpenDisk(ctx context.Context, dir string, opts DiskOptions) (*Disk, error) 
 		return nil, err
 	}
 	d := &Disk{
-		dir:        dir,
-		opts:       opts,
-		lock:       lock,
-		wake:       make(chan struct{}, 1),
-		quit:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		records:    make(map[RecordKey][]byte),
-		blobs:      make(map[string]blobLoc),
+		dir:     dir,
+		opts:    opts,
+		lock:    lock,
+		quit:    make(chan struct{}),
+		records: make(map[RecordKey][]byte),
+		blobs:   make(map[string]blobLoc),
 	}
+	d.work.L, d.progress.L = &d.smu, &d.smu
 	if err := d.recover(ctx); err != nil {
 		d.releaseFiles()
 		unlockDir(lock)
 		return nil, fmt.Errorf("storage: open disk store %s: %w", dir, err)
 	}
-	go d.writeLoop()
+	d.syncWG.Add(syncers)
+	for range syncers {
+		go d.syncLoop()
+	}
 	return d, nil
 }
 
@@ -287,7 +289,8 @@ func (d *Disk) replaySegment(id uint64, last bool) error {
 }
 
 // startSegment creates the next log segment and makes its directory entry
-// durable before any commit is written to it.
+// durable before any commit is written to it. Called at open and, with wmu
+// held and the log drained, by a checkpoint.
 func (d *Disk) startSegment() error {
 	id := d.nextID
 	path := filepath.Join(d.dir, walName(id))
@@ -304,7 +307,11 @@ func (d *Disk) startSegment() error {
 	d.mu.Lock()
 	d.wals = append(d.wals, seg)
 	d.mu.Unlock()
-	d.active = seg
+	d.active, d.writeOff = seg, 0
+	d.smu.Lock()
+	d.syncSeg, d.written, d.claimed, d.durable = seg, 0, 0, 0
+	d.durableOff.Store(0)
+	d.smu.Unlock()
 	return nil
 }
 

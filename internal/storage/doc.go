@@ -19,33 +19,47 @@
 //
 // Log segments and snapshots are sequences of frames: a 16-byte header
 // (magic, payload length, CRC32C of the payload, CRC32C of the header) and a
-// payload of entries. A log frame is one commit group: the small blobs
-// written since the previous group, then each batch in commit order. A
-// snapshot is frames of records and small blobs, closed by an end entry that
-// counts them. Snapshot N holds the state after every segment numbered below
-// N. Small blobs are read back with pread from the frame that holds them;
-// the index of their offsets, and every record, live in memory.
+// payload of entries. A log frame is one commit: a synced mark (the offset
+// up to which the segment was durable when the frame was written), the
+// small blobs written since the previous frame, then the batch. A snapshot
+// is frames of records and small blobs, closed by an end entry that counts
+// them. Snapshot N holds the state after every segment numbered below N.
+// Small blobs are read back with pread from the frame that holds them; the
+// index of their offsets, and every record, live in memory.
 //
 // # Durability
 //
-// Commit returns only after the frame carrying its batch was written and
-// fdatasync'ed; a segment's directory entry is fsynced before anything is
-// written to it, a large blob's file and directory entry are fsynced before
-// WriteBlob returns, and small blobs ride in the next frame, so a blob is
-// durable when the Commit that follows it is. One frame is written per
-// group, and a group starts only after the previous one was fsynced, so a
-// crash can damage only the last frame of the last segment, and that frame
-// was never acknowledged: at open a bad frame at the end of the last segment
-// is cut off (and the cut fsynced), while a bad frame anywhere else, in any
-// earlier segment or in a snapshot, stops the open with an error naming the
-// file and offset. A frame is applied whole or not at all, so batches are
+// The committing goroutine writes its own frame (under one mutex, so file
+// order is commit order) and a syncer goroutine fdatasyncs whatever was
+// written while its previous fsync ran: that is the group commit, and
+// writes overlap the fsync in flight. Commit returns only after an
+// fdatasync that began after its frame's write returned has succeeded, so
+// an ack never precedes the fsync covering its bytes. Append writes a frame
+// without waiting: the next fsync covers it, and since the log is one
+// ordered file, no frame after it survives a crash that loses it. A
+// segment's directory entry is fsynced before anything is written to it,
+// and a segment is fully fsynced before the next one is created; a large
+// blob's file and directory entry are fsynced before WriteBlob returns, and
+// small blobs ride in the next frame, so a blob is durable when the Commit
+// that follows it is. A crash can therefore damage only frames at the end
+// of the last segment that no completed fsync covered, and none of those
+// was acknowledged. At open a bad frame there is cut off with everything
+// after it (and the cut fsynced) when no later valid frame carries a synced
+// mark past it; a bad frame that a later frame records as durable, a bad
+// frame in an earlier segment, or any damage in a snapshot stops the open
+// with an error naming the file and offset. (Damage to acknowledged frames
+// that nothing was written after is indistinguishable from a torn write, as
+// in any log.) A frame is applied whole or not at all, so batches are
 // atomic and the recovered state is exactly a prefix of the commit sequence
-// containing every acknowledged commit. A checkpoint writes snap-N.tmp,
-// fsyncs it, renames it to snap-N.snap and fsyncs the directory before it
-// deletes the segments below N, so at every instant the files on disk hold
-// either the old snapshot and all its segments or the new snapshot and all
-// of its own. TestDiskCrash proves this paragraph by SIGKILLing a process
-// mid-commit (and mid-checkpoint) and checking every acknowledged commit.
+// containing every acknowledged commit. A failed write or fsync is sticky:
+// every waiting and later commit fails, and the next open recovers from
+// what is really on disk. A checkpoint drains the log, starts a new
+// segment, writes snap-N.tmp, fsyncs it, renames it to snap-N.snap and
+// fsyncs the directory before it deletes the segments below N, so at every
+// instant the files on disk hold either the old snapshot and all its
+// segments or the new snapshot and all of its own. TestDiskCrash proves
+// this paragraph by SIGKILLing a process mid-commit (and mid-checkpoint)
+// and checking every acknowledged commit.
 //
 // # Reclaiming space
 //
