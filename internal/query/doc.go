@@ -48,7 +48,9 @@
 // Submit appends to a queue and returns a sequence number; a background
 // worker (alive only while there is work) parses documents outside the
 // index lock and applies them in batches, publishing the applied sequence
-// (index_seq). The engine submits after a commit is durable and before it
+// (index_seq). A change whose ETag is already indexed only moves the version
+// and hidden flag; other updates are applied as a difference of postings.
+// The engine submits after a commit is durable and before it
 // acknowledges it, so a query with refresh=wait_for waits for the sequence
 // submitted before it started and sees every acknowledged commit. Without
 // wait_for the index may lag by the queue; index_pending says so.
