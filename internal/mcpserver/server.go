@@ -154,6 +154,7 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 		out:     s.out,
 		large:   s.large,
 		workers: s.cfg.WorkerPoolSize,
+		budget:  newLineBudget(stdioLineBudget),
 		report:  func(msg string, args ...any) { s.logger.Warn("stdio: "+msg, args...) },
 	}
 	err := loop.listen(ctx, in)

@@ -37,12 +37,16 @@ import (
 // runs one itself (mcp-go's queue size and fallback).
 const stdioQueue = 100
 
+// stdioLineBudget caps the bytes of lines read but not yet handled.
+const stdioLineBudget = 16 << 20
+
 type stdioLoop struct {
 	srv     *server.MCPServer
 	out     *syncWriter
 	large   map[string][]string // tool name (both spellings) -> liftable args
 	report  func(msg string, args ...any)
 	workers int
+	budget  *lineBudget
 
 	// Tool calls go to long-lived workers: a goroutine per call would start
 	// on a small stack and grow it through HandleMessage on every call
@@ -123,7 +127,8 @@ func (l *stdioLoop) read(ctx context.Context, in io.Reader) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		l.dispatch(ctx, line)
+		n := l.budget.acquire(cap(line))
+		l.dispatch(ctx, line, func() { l.budget.release(n) })
 	}
 }
 
@@ -151,9 +156,12 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func (l *stdioLoop) dispatch(ctx context.Context, line []byte) {
+// dispatch routes one line; done is called once the line is no longer
+// needed (its call finished, or it was dropped).
+func (l *stdioLoop) dispatch(ctx context.Context, line []byte, done func()) {
 	line = bytes.TrimRight(line, "\r")
 	if len(bytes.TrimSpace(line)) == 0 {
+		done()
 		return
 	}
 	env, err := scanEnvelope(line)
@@ -170,37 +178,85 @@ func (l *stdioLoop) dispatch(ctx context.Context, line []byte) {
 				ID:      mcp.NewRequestId(nil),
 				Error:   mcp.NewJSONRPCErrorDetails(mcp.PARSE_ERROR, "Parse error", nil),
 			})
+			done()
 			return
 		}
 		env = envelope{method: probe.Method, hasID: probe.ID != nil}
 	}
 	msg, lifted := lift(line, env, l.large)
+	run := func() {
+		defer done()
+		l.handle(ctx, msg, lifted)
+	}
 	switch {
 	case env.method == string(mcp.MethodToolsCall) && env.hasID:
-		call := func() { l.handle(ctx, msg, lifted) }
 		l.mu.Lock()
-		queued := false
-		if !l.closed {
+		queued, closed := false, l.closed
+		if !closed {
 			select {
-			case l.calls <- call:
+			case l.calls <- run:
 				queued = true
 			default:
 			}
 		}
 		l.mu.Unlock()
-		if !queued && ctx.Err() == nil {
+		switch {
+		case queued:
+		case closed:
+			done()
+		default:
 			// Queue full: run it here, as mcp-go does.
-			call()
+			run()
 		}
 	case env.hasID:
 		l.mu.Lock()
-		if !l.closed {
-			l.reqWG.Go(func() { l.handle(ctx, msg, lifted) })
+		if l.closed {
+			done()
+		} else {
+			l.reqWG.Go(run)
 		}
 		l.mu.Unlock()
 	default:
-		l.handle(ctx, msg, lifted)
+		run()
 	}
+}
+
+// lineBudget bounds the bytes of lines read but not yet handled. A line is
+// held until its call finishes (a lifted chunk is written upstream from
+// it), so a client that pipelines large appends would otherwise grow the
+// heap by (workers + queue) lines; with the budget it meets backpressure on
+// stdin instead, and memory stays flat.
+type lineBudget struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	used int
+	max  int
+}
+
+func newLineBudget(max int) *lineBudget {
+	b := &lineBudget{max: max}
+	b.cond.L = &b.mu
+	return b
+}
+
+// acquire waits until n bytes fit and returns what it took (a line larger
+// than the whole budget takes all of it, so it still runs, alone).
+func (b *lineBudget) acquire(n int) int {
+	n = min(n, b.max)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.used+n > b.max {
+		b.cond.Wait()
+	}
+	b.used += n
+	return n
+}
+
+func (b *lineBudget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 // handle runs one message through mcp-go and writes the response. A panic
