@@ -108,6 +108,8 @@ func TestDaemonKilledMidRunRestartsWithoutLosingWrites(t *testing.T) {
 	l := daemonHome(t)
 	p := startMCPHome(t, "writer", l, nil)
 	p.ok("lockd_state_put", map[string]any{"key": "w-first", "payload_text": `{"n":-1}`})
+	// A session lease with keepalive, held when the daemon dies.
+	p.ok("lockd_lock_acquire", map[string]any{"key": "kept", "ttl_seconds": 30})
 	first := daemonPID(l)
 	killed := make(chan int, 1)
 	go func() {
@@ -154,6 +156,17 @@ func TestDaemonKilledMidRunRestartsWithoutLosingWrites(t *testing.T) {
 			t.Fatalf("acknowledged write %s lost after the daemon crash: %v", key, got)
 		}
 	}
+	// A lease held through the crashed daemon is gone with it; the session
+	// says so loudly (lost, with the renewal error) instead of pretending,
+	// and the key is free for other agents.
+	if !waitFor(5*time.Second, func() bool {
+		leases, _ := p.ok("lockd_lock_status", map[string]any{})["leases"].([]any)
+		return len(leases) == 1 && leases[0].(map[string]any)["lost"] == true
+	}) {
+		t.Errorf("session lease not reported lost after the daemon crash: %v", p.ok("lockd_lock_status", map[string]any{}))
+	}
+	other := startMCPHome(t, "other", l, nil)
+	other.ok("lockd_lock_acquire", map[string]any{"key": "kept"})
 	t.Logf("%d writes acknowledged across the crash (daemon %d → %d), %d failed in flight", len(acked), first, second, len(failures))
 }
 
