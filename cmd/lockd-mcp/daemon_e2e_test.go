@@ -109,7 +109,7 @@ func TestDaemonKilledMidRunRestartsWithoutLosingWrites(t *testing.T) {
 	p := startMCPHome(t, "writer", l, nil)
 	p.ok("lockd_state_put", map[string]any{"key": "w-first", "payload_text": `{"n":-1}`})
 	// A session lease with keepalive, held when the daemon dies.
-	p.ok("lockd_lock_acquire", map[string]any{"key": "kept", "ttl_seconds": 30})
+	p.ok("lockd_lock_acquire", map[string]any{"key": "kept", "ttl_seconds": 3})
 	first := daemonPID(l)
 	killed := make(chan int, 1)
 	go func() {
