@@ -9,6 +9,7 @@
 //     dispatch), but lines are read, routed and answered here: one scan per
 //     line instead of mcp-go's five decodes, long-lived workers, and a byte
 //     budget on lines in flight so pipelined large calls meet backpressure.
+//
 //   - Lifted arguments (lift.go). Large string arguments a tool declares
 //     (write-stream chunks, inline payloads) are taken out of the line before
 //     mcp-go decodes it and reach the handler through the context; the
@@ -21,6 +22,7 @@
 //     through syncWriter, the same locked writer the stdio transport writes
 //     responses to, and the write completes before the tool returns: every
 //     notification precedes its result.
+//
 //   - Shutdown. When stdin reaches EOF or the context ends (SIGINT/SIGTERM),
 //     Serve returns after write streams are aborted and every session lease
 //     is released with rollback.
