@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,11 @@ type Transport struct {
 	base    *http.Transport
 	logger  *slog.Logger
 
+	// checked is set once an Ensure succeeded. Until then every dial waits
+	// for one, so no request reaches a daemon that is being replaced for
+	// its version.
+	checked atomic.Bool
+
 	mu       sync.Mutex
 	poisoned map[[32]byte]time.Time
 }
@@ -90,6 +96,12 @@ func (e *dialError) Unwrap() error { return e.err }
 
 func (t *Transport) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	socket := t.starter.Layout().Socket()
+	if !t.checked.Load() {
+		if err := t.starter.Ensure(ctx); err != nil {
+			return nil, &dialError{err}
+		}
+		t.checked.Store(true)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
 	if err == nil {
