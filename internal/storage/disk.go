@@ -71,6 +71,7 @@ type Disk struct {
 	progress   sync.Cond // drain waits here for the syncers to catch up
 	syncSeg    *segFile
 	written    int64
+	awaited    int64 // end of the last frame a Commit waits on
 	claimed    int64
 	durable    int64
 	durableOff atomic.Int64 // durable, readable without smu

@@ -15,6 +15,10 @@ const (
 	// keepWriteBuf is the largest frame buffer kept between appends; a
 	// rare big frame should not pin its buffer for the store's lifetime.
 	keepWriteBuf = 1 << 20
+	// maxUnsynced bounds the frames nobody waits on (Append, blob
+	// flushes) that may sit in the log before a syncer covers them anyway,
+	// which bounds the memory they hold until they reach the index.
+	maxUnsynced = 4096
 )
 
 // syncers is the number of fdatasync calls that may be in flight at once.
@@ -145,7 +149,10 @@ func (d *Disk) append(b *Batch, w *waiter) error {
 	d.smu.Lock()
 	d.unsynced = append(d.unsynced, lg)
 	d.written = lg.end
-	if d.idle > 0 {
+	if w != nil {
+		d.awaited = lg.end
+	}
+	if d.idle > 0 && d.syncDue() {
 		d.work.Signal()
 	}
 	d.smu.Unlock()
@@ -177,8 +184,21 @@ func copyBatch(b *Batch) ([]Record, []RecordKey, []string) {
 	return puts, dels, freeIDs(b.Free)
 }
 
-// syncLoop is one syncer. Whenever bytes were written past what the fsyncs
-// already started cover, it starts an fdatasync covering all of them; when
+// syncDue says whether a syncer should start an fsync: a Commit waits on
+// bytes no fsync in flight covers, a drain waits, or too many unawaited
+// frames piled up. Appended frames alone do not start one: they ride along
+// with the next Commit's fsync, so a Commit rarely finds the syncer busy
+// with an fsync it cannot use. Called with smu held.
+func (d *Disk) syncDue() bool {
+	if d.written == d.claimed {
+		return false
+	}
+	return d.awaited > d.claimed || d.drainers > 0 || len(d.unsynced) >= maxUnsynced || d.stopping
+}
+
+// syncLoop is one syncer. Whenever a Commit waits on bytes past what the
+// fsyncs already started cover, it starts an fdatasync covering every byte
+// written so far; when
 // it returns, every frame that ends at or before that point is durable, so
 // it is applied to the index in log order and its waiter is answered. A
 // frame is therefore acknowledged only by an fsync that began after the
@@ -187,7 +207,7 @@ func (d *Disk) syncLoop() {
 	defer d.syncWG.Done()
 	d.smu.Lock()
 	for {
-		for d.written == d.claimed && !d.stopping {
+		for !d.syncDue() && !(d.stopping && d.written == d.claimed) {
 			d.idle++
 			d.work.Wait()
 			d.idle--
@@ -272,6 +292,7 @@ func (d *Disk) applyLogged(seg *segFile, ready []*logged, end int64) []string {
 func (d *Disk) drain() {
 	d.smu.Lock()
 	d.drainers++
+	d.work.Broadcast()
 	for (d.durable < d.written || d.syncing > 0) && d.syncErr == nil {
 		d.progress.Wait()
 	}

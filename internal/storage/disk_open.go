@@ -309,7 +309,7 @@ func (d *Disk) startSegment() error {
 	d.mu.Unlock()
 	d.active, d.writeOff = seg, 0
 	d.smu.Lock()
-	d.syncSeg, d.written, d.claimed, d.durable = seg, 0, 0, 0
+	d.syncSeg, d.written, d.awaited, d.claimed, d.durable = seg, 0, 0, 0, 0
 	d.durableOff.Store(0)
 	d.smu.Unlock()
 	return nil

@@ -92,6 +92,9 @@ func (m *Mem) OpenBlob(ctx context.Context, ref BlobRef) (io.ReadCloser, error) 
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
+// Append is Commit: memory has no slower durable step to skip.
+func (m *Mem) Append(ctx context.Context, b Batch) error { return m.Commit(ctx, b) }
+
 // Commit applies the batch under one lock, which is all atomicity means here.
 func (m *Mem) Commit(ctx context.Context, b Batch) error {
 	if err := ctx.Err(); err != nil {

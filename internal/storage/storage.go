@@ -69,6 +69,12 @@ type Store interface {
 	// the log, Commit waits for the outcome even if ctx ends, so a caller
 	// never sees an ambiguous result.
 	Commit(ctx context.Context, b Batch) error
+	// Append adds the batch to the commit order like Commit but returns
+	// without waiting for it to be durable. It becomes durable when any
+	// Commit called after Append returned has returned; a crash before
+	// that loses it whole, and loses every batch after it too, never an
+	// earlier one. Load sees it once it is durable.
+	Append(ctx context.Context, b Batch) error
 	// Retain reclaims every blob for which live returns false. The engine
 	// calls it once after Load, with the refs its records hold.
 	Retain(ctx context.Context, live func(BlobRef) bool) error
