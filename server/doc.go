@@ -13,6 +13,14 @@
 // left in the drain, and lease holders may still keep alive, write and
 // release until no lease is held or the drain times out.
 //
+// Durability: a response to a release, a txn decision or a namespace change
+// is sent only once the change is durable. Acquire, keepalive and staged
+// writes are acknowledged once they are in the store's ordered log, before
+// its fsync; a crash ends every lease (holders get lease_required on their
+// next call, staged work is rolled back) and fencing tokens skip past any
+// grant the crash may have lost. internal/engine/doc.go argues why. A clean
+// Stop loses nothing and keeps leases across the restart.
+//
 // Choices where the contract leaves room, or where this server is stricter
 // than the reference (all safe for the lockd SDK):
 //   - /v1/get 200 responses carry Content-Type: application/json (the

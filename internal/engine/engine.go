@@ -131,8 +131,11 @@ func (e *Engine) load(ctx context.Context) error {
 		id  string
 		rec txnRecord
 	}
+	crashed := false
 	err := e.store.Load(ctx, func(r storage.Record) error {
 		switch r.Namespace {
+		case runNamespace:
+			crashed = r.RecordKey == runRecord
 		case txnNamespace:
 			var tr txnRecord
 			if err := jsonUnmarshal(r.Value, &tr); err != nil {
@@ -156,6 +159,15 @@ func (e *Engine) load(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("engine: load: %w", err)
+	}
+	if crashed {
+		recorded := make(map[string]bool, len(txnRecs))
+		for _, tr := range txnRecs {
+			recorded[tr.id] = true
+		}
+		if err := e.recoverAfterCrash(ctx, recorded); err != nil {
+			return err
+		}
 	}
 	live := make(map[string]bool)
 	now := time.Now()
@@ -187,7 +199,7 @@ func (e *Engine) load(ctx context.Context) error {
 	if err := e.store.Retain(ctx, func(ref storage.BlobRef) bool { return live[ref.ID] }); err != nil {
 		return fmt.Errorf("engine: retain blobs: %w", err)
 	}
-	return nil
+	return e.markRunning(ctx)
 }
 
 // Close stops background work and closes the store. In-flight requests must
@@ -211,7 +223,11 @@ func (e *Engine) Close() error {
 	}
 	e.txns.stopTimers()
 	e.bg.Wait()
-	return e.store.Close()
+	err := e.markStopped()
+	if cerr := e.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // BeginDrain makes new acquires fail with ErrDraining and wakes blocked ones.

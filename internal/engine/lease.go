@@ -235,7 +235,12 @@ func (e *Engine) grantLocked(ctx context.Context, ent *entry, req AcquireRequest
 	}
 	nr.Fencing++
 	nr.Lease = leaseRecord{ID: leaseID, Owner: req.Owner, Expires: now + int64(ttl), TxnID: txnID, Explicit: explicit}
-	err := e.commitKey(ctx, ent.id, &nr, free)
+	var err error
+	if grantNeedsDurability(&old) {
+		err = e.commitKey(ctx, ent.id, &nr, free)
+	} else {
+		err = e.appendKey(ctx, ent.id, &nr, free)
+	}
 	if err != nil {
 		e.txns.forget(txnID, ent.id)
 		return AcquireResult{}, err
@@ -390,7 +395,8 @@ func (e *Engine) KeepAlive(ctx context.Context, ref LeaseRef, ttlSeconds int64) 
 	}
 	nr := ent.rec
 	nr.Lease.Expires = now + int64(ttl)
-	err := e.commitKey(ctx, ent.id, &nr, nil)
+	// Not awaited: a crash ends every lease anyway (recoverAfterCrash).
+	err := e.appendKey(ctx, ent.id, &nr, nil)
 	if err != nil {
 		return 0, err
 	}
