@@ -40,7 +40,15 @@ func (n *bnode) termSlot(t termKind) *termSet {
 
 func (a *assembler) child(list *[]*bnode, idx int) *bnode {
 	if *list == nil {
-		*list = make([]*bnode, 0, max(4, idx+1))
+		n := max(4, idx+1)
+		if a.ptrsUsed+n <= len(a.ptrBuf) {
+			// Full slice expression: growing the list must reallocate
+			// rather than run into the next list carved from ptrBuf.
+			*list = a.ptrBuf[a.ptrsUsed : a.ptrsUsed : a.ptrsUsed+n]
+			a.ptrsUsed += n
+		} else {
+			*list = make([]*bnode, 0, n)
+		}
 	}
 	for len(*list) <= idx {
 		*list = append(*list, nil)
@@ -51,15 +59,33 @@ func (a *assembler) child(list *[]*bnode, idx int) *bnode {
 	return (*list)[idx]
 }
 
-// newNode hands out nodes from a small slab: a typical selector needs a
-// handful, and one allocation beats one per node.
+// newNode hands out nodes from the assembler's inline buffer, then from a
+// small slab: a typical selector needs a handful, and one allocation beats
+// one per node.
 func (a *assembler) newNode() *bnode {
+	if a.nodesUsed < len(a.nodeBuf) {
+		a.nodesUsed++
+		return &a.nodeBuf[a.nodesUsed-1]
+	}
 	if len(a.slab) == 0 {
 		a.slab = make([]bnode, 4)
 	}
 	n := &a.slab[0]
 	a.slab = a.slab[1:]
 	return n
+}
+
+// keyVals returns an empty slice with room for exactly n keys, from the
+// assembler's inline buffer when it has room. The capacity is exact so that
+// setTerm's append on a merge reallocates instead of overwriting the keys
+// of the next clause. a may be nil.
+func (a *assembler) keyVals(n int) []keyVal {
+	if a != nil && a.kvsUsed+n <= len(a.kvBuf) {
+		kvs := a.kvBuf[a.kvsUsed : a.kvsUsed : a.kvsUsed+n]
+		a.kvsUsed += n
+		return kvs
+	}
+	return make([]keyVal, 0, n)
 }
 
 // nextIndex returns and advances the automatic index for a wrapper prefix.
@@ -69,6 +95,9 @@ func (a *assembler) nextIndex(key string) int {
 			a.counters[i].n++
 			return a.counters[i].n - 1
 		}
+	}
+	if a.counters == nil {
+		a.counters = a.counterBuf[:0]
 	}
 	a.counters = append(a.counters, counter{key: key, n: 1})
 	return 0
@@ -86,21 +115,38 @@ func (n *bnode) empty() bool {
 	return !n.first.set
 }
 
-// assembler merges expressions into one selector (spec §3.7.2).
+// assembler merges expressions into one selector (spec §3.7.2). Its zero
+// value is ready to use. The inline buffers hold what a typical selector
+// needs (nodes, child lists, index counters, clause keys, wrappers), so
+// that assembling one costs a single allocation, the assembler itself.
 type assembler struct {
 	base     bnode
 	orKeyed  map[int]*bnode
 	branches []*bnode
 	counters []counter
 	slab     []bnode
+
+	nodeBuf    [4]bnode
+	nodesUsed  int
+	ptrBuf     [8]*bnode
+	ptrsUsed   int
+	kvBuf      [8]keyVal
+	kvsUsed    int
+	counterBuf [2]counter
+	wrapBuf    [8]wrapper
 }
 
 func (a *assembler) add(e expr) error {
+	return a.addClause(e.wraps, e.term, e.kvs)
+}
+
+// addClause places one clause, given by its wrapper chain, term and keys.
+func (a *assembler) addClause(wraps []wrapper, term termKind, kvs []keyVal) error {
 	node := &a.base
 	// prefix names the wrapper chain walked so far; it keys the automatic
 	// index counters and is only built when a later wrapper needs it.
 	prefix := ""
-	for i, w := range e.wraps {
+	for i, w := range wraps {
 		if i == 0 && w.kind == wOr {
 			// The leading or is a grouping key, not a position.
 			if w.idx >= 0 {
@@ -114,19 +160,19 @@ func (a *assembler) add(e expr) error {
 					a.branches = append(a.branches, b)
 				}
 				node = b
-				if i+1 < len(e.wraps) {
+				if i+1 < len(wraps) {
 					prefix = "or." + strconv.Itoa(w.idx)
 				}
 			} else {
 				node = a.newNode()
 				a.branches = append(a.branches, node)
-				if i+1 < len(e.wraps) {
+				if i+1 < len(wraps) {
 					prefix = "or#" + strconv.Itoa(len(a.branches))
 				}
 			}
 			continue
 		}
-		last := i+1 == len(e.wraps)
+		last := i+1 == len(wraps)
 		switch w.kind {
 		case wNot:
 			if node.not == nil {
@@ -144,7 +190,16 @@ func (a *assembler) add(e expr) error {
 			}
 			idx := w.idx
 			if idx < 0 {
-				idx = a.nextIndex(prefix + "." + name)
+				// The top-level keys are constants, saving a concatenation
+				// per expression in the common case.
+				key := ".and"
+				if w.kind == wOr {
+					key = ".or"
+				}
+				if prefix != "" {
+					key = prefix + key
+				}
+				idx = a.nextIndex(key)
 			}
 			if idx > maxSelectorIndex {
 				return fmt.Errorf("selector index %d invalid", idx)
@@ -155,7 +210,7 @@ func (a *assembler) add(e expr) error {
 			}
 		}
 	}
-	return node.setTerm(e.term, e.kvs)
+	return node.setTerm(term, kvs)
 }
 
 // setTerm merges the keys of one clause into node; the same key with a
@@ -190,16 +245,18 @@ func (n *bnode) setTerm(t termKind, kvs []keyVal) error {
 
 // result builds the final selector.
 func (a *assembler) result() (Selector, error) {
-	base, err := a.base.build()
+	var o outSlab
+	o.alloc(a)
+	base, err := a.base.build(&o)
 	if err != nil {
 		return Selector{}, err
 	}
 	if len(a.branches) == 0 {
 		return base, nil
 	}
-	or := make([]Selector, len(a.branches))
+	or := o.selectors(len(a.branches))
 	for i, b := range a.branches {
-		if or[i], err = b.build(); err != nil {
+		if or[i], err = b.build(&o); err != nil {
 			return Selector{}, err
 		}
 	}
@@ -210,16 +267,87 @@ func (a *assembler) result() (Selector, error) {
 	return base, nil
 }
 
-func buildList(list []*bnode) ([]Selector, error) {
+// outSlab holds the composition nodes and string terms of one result,
+// allocated together once the tree has been counted, instead of one
+// allocation per list, not and term. Running out (which counting should
+// prevent) falls back to allocating.
+type outSlab struct {
+	sels  []Selector
+	terms []Term
+}
+
+func (o *outSlab) alloc(a *assembler) {
+	sels, terms := len(a.branches), 0
+	a.base.count(&sels, &terms)
+	for _, b := range a.branches {
+		b.count(&sels, &terms)
+	}
+	if sels > 0 {
+		o.sels = make([]Selector, sels)
+	}
+	if terms > 0 {
+		o.terms = make([]Term, terms)
+	}
+}
+
+// count adds the selectors and string terms that build will need.
+func (n *bnode) count(sels, terms *int) {
+	*sels += len(n.and) + len(n.or)
+	for _, c := range n.and {
+		if c != nil {
+			c.count(sels, terms)
+		}
+	}
+	for _, c := range n.or {
+		if c != nil {
+			c.count(sels, terms)
+		}
+	}
+	if n.not != nil {
+		*sels++
+		n.not.count(sels, terms)
+	}
+	if n.first.set && n.first.t <= tIPrefix {
+		*terms++
+	}
+	for _, ts := range n.more {
+		if ts.t <= tIPrefix {
+			*terms++
+		}
+	}
+}
+
+// selectors returns n zeroed selectors. The capacity is exact so that an
+// append (result adds the or group to base.And) cannot reach the next
+// caller's selectors.
+func (o *outSlab) selectors(n int) []Selector {
+	if len(o.sels) < n {
+		return make([]Selector, n)
+	}
+	s := o.sels[:n:n]
+	o.sels = o.sels[n:]
+	return s
+}
+
+func (o *outSlab) term() *Term {
+	if len(o.terms) == 0 {
+		return &Term{}
+	}
+	t := &o.terms[0]
+	o.terms = o.terms[1:]
+	return t
+}
+
+func buildList(list []*bnode, o *outSlab) ([]Selector, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
-	out := make([]Selector, len(list))
+	out := o.selectors(len(list))
 	for i, c := range list {
 		if c == nil {
 			continue
 		}
-		s, err := c.build()
+		s, err := c.build(o)
 		if err != nil {
 			return nil, err
 		}
@@ -228,28 +356,29 @@ func buildList(list []*bnode) ([]Selector, error) {
 	return out, nil
 }
 
-func (n *bnode) build() (Selector, error) {
+func (n *bnode) build(o *outSlab) (Selector, error) {
 	var s Selector
 	var err error
-	if s.And, err = buildList(n.and); err != nil {
+	if s.And, err = buildList(n.and, o); err != nil {
 		return s, err
 	}
-	if s.Or, err = buildList(n.or); err != nil {
+	if s.Or, err = buildList(n.or, o); err != nil {
 		return s, err
 	}
 	if n.not != nil {
-		c, err := n.not.build()
+		c, err := n.not.build(o)
 		if err != nil {
 			return s, err
 		}
-		s.Not = &c
+		s.Not = &o.selectors(1)[0]
+		*s.Not = c
 	}
 	for t := termKind(0); t < numTerms; t++ {
 		slot := n.termSlot(t)
 		if slot == nil {
 			continue
 		}
-		if err := buildTerm(&s, t, slot.kvs); err != nil {
+		if err := buildTerm(&s, t, slot.kvs, o); err != nil {
 			return s, err
 		}
 	}
@@ -275,7 +404,15 @@ func stringOf(t termKind, kv keyVal) (string, error) {
 	return kv.val.text, nil
 }
 
-func buildTerm(s *Selector, t termKind, kvs []keyVal) error {
+// rangeBox allocates a range clause together with its bounds; a clause has
+// at most two that can both hold (a lower and an upper), and a third or
+// fourth falls back to its own allocation.
+type rangeBox struct {
+	r      RangeTerm
+	bounds [2]Bound
+}
+
+func buildTerm(s *Selector, t termKind, kvs []keyVal, o *outSlab) error {
 	switch t {
 	case tExists:
 		for _, kv := range kvs {
@@ -286,7 +423,8 @@ func buildTerm(s *Selector, t termKind, kvs []keyVal) error {
 		}
 		return nil
 	case tRange:
-		r := &RangeTerm{}
+		box := &rangeBox{}
+		r, nb := &box.r, 0
 		for _, kv := range kvs {
 			if kv.key == "field" {
 				f, err := stringOf(t, kv)
@@ -296,9 +434,17 @@ func buildTerm(s *Selector, t termKind, kvs []keyVal) error {
 				r.Field = f
 				continue
 			}
-			b := &Bound{Num: kv.val.num}
+			var b *Bound
+			if nb < len(box.bounds) {
+				b = &box.bounds[nb]
+				nb++
+			} else {
+				b = &Bound{}
+			}
 			if kv.val.kind == vString {
-				b = &Bound{Time: kv.val.text}
+				b.Time = kv.val.text
+			} else {
+				b.Num = kv.val.num
 			}
 			switch kv.key {
 			case "gt":
@@ -363,7 +509,7 @@ func buildTerm(s *Selector, t termKind, kvs []keyVal) error {
 		s.In = in
 		return nil
 	}
-	term := &Term{}
+	term := o.term()
 	for _, kv := range kvs {
 		switch kv.key {
 		case "field":

@@ -124,6 +124,12 @@ func convertValue(raw string) (value, error) {
 		return value{kind: vString}, nil
 	}
 	s, _ = unquote(s)
+	return convertText(s)
+}
+
+// convertText is convertValue after trimming and unquoting; the shorthand
+// parser calls it directly with text that never existed in quoted form.
+func convertText(s string) (value, error) {
 	if f, ok := parseFloat(s); ok {
 		switch {
 		case math.IsNaN(f):
@@ -296,7 +302,7 @@ type rawAssign struct {
 // prefix, when it is wAnd or wOr, is an implicit leading "and."/"or." that
 // the caller did not paste into text, to save an allocation; wrapBuf is
 // scratch space for the wrappers.
-func parseFullForm(text string, src piece, prefix int, wrapBuf []wrapper) (expr, error) {
+func parseFullForm(text string, src piece, prefix int, wrapBuf []wrapper, a *assembler) (expr, error) {
 	open := strings.IndexByte(text, '{')
 	if open < 0 || open == len(text)-1 || text[len(text)-1] != '}' {
 		return expr{}, fmt.Errorf("selector %q missing closing brace", withPrefix(prefix, text))
@@ -324,7 +330,7 @@ func parseFullForm(text string, src piece, prefix int, wrapBuf []wrapper) (expr,
 		return expr{}, fmt.Errorf("empty selector expression")
 	}
 	if term == tExists {
-		return parseExistsBody(e, tokens)
+		return parseExistsBody(e, tokens, a)
 	}
 	var assignBuf [8]rawAssign
 	assigns := assignBuf[:0]
@@ -346,7 +352,7 @@ func parseFullForm(text string, src piece, prefix int, wrapBuf []wrapper) (expr,
 		}
 		assigns = append(assigns, rawAssign{token: tok, key: key, raw: raw})
 	}
-	kvs, err := convertAssigns(term, assigns)
+	kvs, err := convertAssigns(term, assigns, a.keyVals(len(assigns)))
 	if err != nil {
 		return expr{}, err
 	}
@@ -365,7 +371,7 @@ func withPrefix(prefix int, text string) string {
 	return text
 }
 
-func parseExistsBody(e expr, tokens []piece) (expr, error) {
+func parseExistsBody(e expr, tokens []piece, a *assembler) (expr, error) {
 	keys, bare := 0, 0
 	for _, tok := range tokens {
 		if strings.IndexByte(tok.text, '=') >= 0 {
@@ -384,13 +390,13 @@ func parseExistsBody(e expr, tokens []piece) (expr, error) {
 		return expr{}, fmt.Errorf("selector term %q invalid", "exists")
 	}
 	p, _ := unquote(strings.TrimSpace(tokens[0].text))
-	e.kvs = []keyVal{{key: "field", val: value{kind: vString, text: p}}}
+	e.kvs = append(a.keyVals(1), keyVal{key: "field", val: value{kind: vString, text: p}})
 	return e, nil
 }
 
-// convertAssigns checks keys against the term and converts their values.
-func convertAssigns(term termKind, assigns []rawAssign) ([]keyVal, error) {
-	kvs := make([]keyVal, 0, len(assigns))
+// convertAssigns checks keys against the term and converts their values,
+// appending them to kvs.
+func convertAssigns(term termKind, assigns []rawAssign, kvs []keyVal) ([]keyVal, error) {
 	hasValue, hasAny := false, false
 	for _, a := range assigns {
 		key := canonicalKey(term, a.key)
@@ -425,6 +431,11 @@ func convertKey(term termKind, key, raw string) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
+	return finishKey(term, key, v)
+}
+
+// finishKey applies the per-key rules to a converted value.
+func finishKey(term termKind, key string, v value) (value, error) {
 	switch key {
 	case "any":
 		if v.kind == vString {

@@ -78,7 +78,7 @@ func ParseSelectorValues(values url.Values) (Selector, error) {
 	var items []item
 	for _, bk := range braceKeys {
 		items = append(items, item{bk, func() (expr, error) {
-			return parseFullForm(bk, piece{text: bk, off: -1}, -1, nil)
+			return parseFullForm(bk, piece{text: bk, off: -1}, -1, nil, nil)
 		}})
 	}
 	for norm, g := range groups {
