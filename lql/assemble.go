@@ -130,7 +130,7 @@ type assembler struct {
 	nodesUsed  int
 	ptrBuf     [8]*bnode
 	ptrsUsed   int
-	kvBuf      [8]keyVal
+	kvBuf      [6]keyVal // three two-key clauses
 	kvsUsed    int
 	counterBuf [2]counter
 	wrapBuf    [8]wrapper

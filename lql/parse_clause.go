@@ -47,8 +47,13 @@ func isRootWord(word string) bool {
 
 // rootWord is the text before the first '.' or '{', trimmed.
 func rootWord(s string) string {
-	if i := strings.IndexAny(s, ".{"); i >= 0 {
-		s = s[:i]
+	// A plain loop: strings.IndexAny builds its byte set on every call,
+	// and this runs once per expression.
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' || s[i] == '{' {
+			s = s[:i]
+			break
+		}
 	}
 	return strings.TrimSpace(s)
 }
