@@ -101,11 +101,17 @@ func benchRawCycle(b *testing.B, socket string, timeout time.Duration) {
 		for i := 0; b.Loop(); i++ {
 			body, _ := json.Marshal(api.AcquireRequest{Namespace: "default", Key: "bench-raw", Owner: "bench", TTLSeconds: 30, BlockSecs: client.BlockNoWait})
 			var acq api.AcquireResponse
-			post("/v1/acquire", http.Header{"Content-Type": {"application/json"}}, body, &acq)
+			acqHdr := post("/v1/acquire", http.Header{"Content-Type": {"application/json"}}, body, &acq)
 			token := strconv.FormatInt(acq.FencingToken, 10)
+			// The SDK tags the calls on a lease with the correlation id of
+			// its grant (WIRE §8.9), so the mirror does too.
+			corr := acq.CorrelationID
+			if corr == "" {
+				corr = acqHdr.Get(api.HeaderCorrelationID)
+			}
 
 			state, _ := json.Marshal(map[string]int{"n": i})
-			h := http.Header{"Content-Type": {"application/json"}, api.HeaderLeaseID: {acq.LeaseID}, api.HeaderTxnID: {acq.TxnID}, api.HeaderFencingToken: {token}}
+			h := http.Header{"Content-Type": {"application/json"}, api.HeaderLeaseID: {acq.LeaseID}, api.HeaderTxnID: {acq.TxnID}, api.HeaderFencingToken: {token}, api.HeaderCorrelationID: {corr}}
 			if acq.Version > 0 {
 				h[api.HeaderIfVersion] = []string{strconv.FormatInt(acq.Version, 10)}
 			}
@@ -117,7 +123,7 @@ func benchRawCycle(b *testing.B, socket string, timeout time.Duration) {
 
 			rel, _ := json.Marshal(api.ReleaseRequest{Namespace: "default", Key: "bench-raw", LeaseID: acq.LeaseID, TxnID: acq.TxnID})
 			var out api.ReleaseResponse
-			post("/v1/release", http.Header{"Content-Type": {"application/json"}, api.HeaderFencingToken: {token}}, rel, &out)
+			post("/v1/release", http.Header{"Content-Type": {"application/json"}, api.HeaderFencingToken: {token}, api.HeaderCorrelationID: {corr}}, rel, &out)
 		}
 	}
 }

@@ -23,6 +23,11 @@ type Client struct {
 	timeout   time.Duration // per-exchange timeout after defaults are applied
 	closers   []func()
 
+	// slots recycles per-request timeouts (see bound); recycleBounds says
+	// whether the transports are the SDK's own, which slots require.
+	slots         sync.Pool
+	recycleBounds bool
+
 	mu          sync.Mutex
 	namespace   string
 	stickyLease string
@@ -62,6 +67,7 @@ func NewWithEndpoints(endpoints []string, opts ...Option) (*Client, error) {
 		}
 	}
 	c.logger = c.set.logger
+	c.recycleBounds = c.set.httpClient == nil
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}

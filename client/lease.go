@@ -36,6 +36,7 @@ type LeaseSession struct {
 
 	mu        sync.Mutex
 	token     int64
+	tokenText string // token in decimal, formatted once per token value
 	version   int64
 	etag      string
 	expiresAt int64
@@ -67,13 +68,23 @@ type ReleaseOptions struct {
 type leaseRef struct {
 	namespace, key, leaseID, txnID string
 	token                          int64
+	tokenText                      string // token formatted, when known
 	preferred                      *endpoint
 	corr                           string
 }
 
+// tokenHeader is the X-Fencing-Token value. A session formats its token
+// once rather than on every call it makes.
+func (r leaseRef) tokenHeader() string {
+	if r.tokenText != "" {
+		return r.tokenText
+	}
+	return formatInt(r.token)
+}
+
 func (r leaseRef) headers(h map[string][]string) {
 	h[api.HeaderLeaseID] = []string{r.leaseID}
-	h[api.HeaderFencingToken] = []string{formatInt(r.token)}
+	h[api.HeaderFencingToken] = []string{r.tokenHeader()}
 	if r.txnID != "" {
 		h[api.HeaderTxnID] = []string{r.txnID}
 	}
@@ -101,10 +112,14 @@ func (c *Client) newSession(resp api.AcquireResponse, ep *endpoint, ttl time.Dur
 func (s *LeaseSession) ref() leaseRef {
 	s.mu.Lock()
 	token := s.token
+	if s.tokenText == "" {
+		s.tokenText = formatInt(token)
+	}
+	text := s.tokenText
 	s.mu.Unlock()
 	return leaseRef{
 		namespace: s.Namespace, key: s.Key, leaseID: s.LeaseID, txnID: s.TxnID,
-		token: token, preferred: s.endpoint, corr: s.CorrelationID,
+		token: token, tokenText: text, preferred: s.endpoint, corr: s.CorrelationID,
 	}
 }
 
@@ -159,8 +174,8 @@ func (s *LeaseSession) observe(version int64, etag string, setETag bool, token i
 	if setETag {
 		s.etag = etag
 	}
-	if token > 0 {
-		s.token = token
+	if token > 0 && token != s.token {
+		s.token, s.tokenText = token, ""
 	}
 	s.mu.Unlock()
 }
@@ -430,7 +445,7 @@ func (c *Client) release(ctx context.Context, ref leaseRef, rollback bool) (*api
 	if err != nil {
 		return nil, err
 	}
-	cl.header.Set(api.HeaderFencingToken, formatInt(ref.token))
+	cl.header[api.HeaderFencingToken] = []string{ref.tokenHeader()}
 	cl.preferred, cl.retry, cl.corr = ref.preferred, true, ref.corr
 	out := &api.ReleaseResponse{}
 	_, ep, err := c.doJSON(ctx, &cl, out)
@@ -458,9 +473,12 @@ func (c *Client) broadcast(ctx context.Context, cl *call, skip *endpoint) {
 			continue
 		}
 		wg.Go(func() {
-			resp, err := c.send(ctx, ep, &single)
+			// Each exchange needs its own call: send records the
+			// request's timeout in it, and finish must end that one.
+			one := single
+			resp, err := c.send(ctx, ep, &one)
 			if err == nil {
-				_ = resp.Body.Close()
+				one.finish(resp)
 			}
 		})
 	}

@@ -19,8 +19,8 @@ func (s *LeaseSession) refFor(txnID string, token *int64) leaseRef {
 	if txnID != "" {
 		ref.txnID = txnID
 	}
-	if token != nil && *token > 0 {
-		ref.token = *token
+	if token != nil && *token > 0 && *token != ref.token {
+		ref.token, ref.tokenText = *token, ""
 	}
 	return ref
 }

@@ -342,7 +342,7 @@ func (c *Client) get(ctx context.Context, ns, key string, ref *leaseRef, timeout
 		cl.query = "public=1"
 	} else {
 		cl.header[api.HeaderLeaseID] = []string{ref.leaseID}
-		cl.header[api.HeaderFencingToken] = []string{formatInt(ref.token)}
+		cl.header[api.HeaderFencingToken] = []string{ref.tokenHeader()}
 		cl.preferred, cl.corr = ref.preferred, ref.corr
 	}
 	resp, _, err := c.do(ctx, &cl)
@@ -583,7 +583,13 @@ func headerInt(h http.Header, name string) int64 {
 	if h == nil {
 		return 0
 	}
-	v, _ := strconv.ParseInt(strings.TrimSpace(h.Get(name)), 10, 64)
+	// Most responses carry no such header; parsing "" would allocate a
+	// *NumError only to be thrown away.
+	s := strings.TrimSpace(h.Get(name))
+	if s == "" {
+		return 0
+	}
+	v, _ := strconv.ParseInt(s, 10, 64)
 	return v
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockd-mcp/lockd-mcp/api"
@@ -49,9 +50,9 @@ type call struct {
 	retry     bool   // retry transport failures and passive nodes (WIRE §8.5)
 	corr      string // correlation id used when the context carries none
 
-	// cancel ends the per-request timeout of the last exchange; whoever
-	// consumes the response body calls it (see finish).
-	cancel context.CancelFunc
+	// bound ends the per-request timeout of the last exchange; whoever
+	// consumes the response body ends it (see finish).
+	bound requestBound
 }
 
 // finish closes resp and ends the request's timeout.
@@ -60,12 +61,7 @@ func (cl *call) finish(resp *http.Response) {
 	cl.done()
 }
 
-func (cl *call) done() {
-	if cl.cancel != nil {
-		cl.cancel()
-		cl.cancel = nil
-	}
-}
+func (cl *call) done() { cl.bound.end() }
 
 // buildEndpoints turns normalised URLs into endpoints with their HTTP clients.
 func (c *Client) buildEndpoints(urls []string) error {
@@ -271,9 +267,9 @@ func (c *Client) send(ctx context.Context, ep *endpoint, cl *call) (*http.Respon
 	if timeout == 0 {
 		timeout = c.timeout
 	}
-	var cancel context.CancelFunc
+	var bound requestBound
 	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, bound = c.bound(ctx, timeout)
 	}
 	var body io.Reader
 	switch {
@@ -299,44 +295,45 @@ func (c *Client) send(ctx context.Context, ep *endpoint, cl *call) (*http.Respon
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, target, body)
 	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
+		bound.end()
 		return nil, err
 	}
 	req.Header = cl.header
 	resp, err := ep.hc.Do(req)
 	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
+		bound.end()
 		return nil, err
 	}
-	cl.cancel = cancel
+	cl.bound = bound
 	return resp, nil
 }
 
 // streamBody hands resp.Body to a caller that reads it later: the
 // request's timeout then ends when the caller closes the body.
 func (cl *call) streamBody(resp *http.Response) io.ReadCloser {
-	if cl.cancel == nil {
+	if !cl.bound.set() {
 		return resp.Body
 	}
-	body := &cancelOnClose{ReadCloser: resp.Body, cancel: cl.cancel}
-	cl.cancel = nil
+	body := &cancelOnClose{ReadCloser: resp.Body, bound: cl.bound}
+	cl.bound = requestBound{}
 	return body
 }
 
 // cancelOnClose ties a per-request timeout to the life of the body, so a
-// streamed response stays readable until the caller closes it.
+// streamed response stays readable until the caller closes it. The mutex
+// makes a second (or concurrent) Close harmless: a recycled bound must be
+// ended exactly once, or it would end some later request's bound.
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	mu    sync.Mutex
+	bound requestBound
 }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
-	b.cancel()
+	b.mu.Lock()
+	b.bound.end()
+	b.mu.Unlock()
 	return err
 }
 
