@@ -82,11 +82,11 @@ func (r leaseRef) tokenHeader() string {
 	return formatInt(r.token)
 }
 
-func (r leaseRef) headers(h map[string][]string) {
-	h[api.HeaderLeaseID] = []string{r.leaseID}
-	h[api.HeaderFencingToken] = []string{r.tokenHeader()}
+func (r leaseRef) headers(cl *call) {
+	cl.setHeader(api.HeaderLeaseID, r.leaseID)
+	cl.setHeader(api.HeaderFencingToken, r.tokenHeader())
 	if r.txnID != "" {
-		h[api.HeaderTxnID] = []string{r.txnID}
+		cl.setHeader(api.HeaderTxnID, r.txnID)
 	}
 }
 
@@ -391,7 +391,7 @@ func (c *Client) keepAlive(ctx context.Context, ref leaseRef, ttlSecs int64) (*a
 	if err != nil {
 		return nil, err
 	}
-	ref.headers(cl.header)
+	ref.headers(&cl)
 	cl.timeout, cl.preferred, cl.retry, cl.corr = c.set.keepAliveTimeout, ref.preferred, true, ref.corr
 	var out api.KeepAliveResponse
 	if _, _, err := c.doJSON(ctx, &cl, &out); err != nil {
@@ -445,7 +445,7 @@ func (c *Client) release(ctx context.Context, ref leaseRef, rollback bool) (*api
 	if err != nil {
 		return nil, err
 	}
-	cl.header[api.HeaderFencingToken] = []string{ref.tokenHeader()}
+	cl.setHeader(api.HeaderFencingToken, ref.tokenHeader())
 	cl.preferred, cl.retry, cl.corr = ref.preferred, true, ref.corr
 	out := &api.ReleaseResponse{}
 	_, ep, err := c.doJSON(ctx, &cl, out)

@@ -48,7 +48,7 @@ func (c *Client) UpdateNamespaceConfig(ctx context.Context, req api.NamespaceCon
 	}
 	cl.query = "namespace=" + url.QueryEscape(req.Namespace)
 	if opts.IfMatch != "" {
-		cl.header.Set(api.HeaderIfMatch, opts.IfMatch)
+		cl.setHeader(api.HeaderIfMatch, opts.IfMatch)
 	}
 	var out api.NamespaceConfigResponse
 	hdr, _, err := c.doJSON(ctx, &cl, &out)

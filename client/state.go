@@ -341,8 +341,8 @@ func (c *Client) get(ctx context.Context, ns, key string, ref *leaseRef, timeout
 	if ref == nil {
 		cl.query = "public=1"
 	} else {
-		cl.header[api.HeaderLeaseID] = []string{ref.leaseID}
-		cl.header[api.HeaderFencingToken] = []string{ref.tokenHeader()}
+		cl.setHeader(api.HeaderLeaseID, ref.leaseID)
+		cl.setHeader(api.HeaderFencingToken, ref.tokenHeader())
 		cl.preferred, cl.corr = ref.preferred, ref.corr
 	}
 	resp, _, err := c.do(ctx, &cl)
@@ -409,18 +409,17 @@ func (c *Client) update(ctx context.Context, ref leaseRef, body []byte, stream i
 	if stream != nil {
 		cl.timeout = noTimeout
 	}
-	h := cl.header
-	h["Content-Type"] = []string{"application/json"}
-	ref.headers(h)
-	casHeaders(h, opts.IfVersion, opts.IfETag)
+	cl.setHeader("Content-Type", "application/json")
+	ref.headers(&cl)
+	casHeaders(&cl, opts.IfVersion, opts.IfETag)
 	if opts.ExpectedSHA256 != "" {
-		h[api.HeaderExpectedSHA256] = []string{opts.ExpectedSHA256}
+		cl.setHeader(api.HeaderExpectedSHA256, opts.ExpectedSHA256)
 	}
 	if opts.ExpectedBytes != nil {
-		h[api.HeaderExpectedBytes] = []string{formatInt(*opts.ExpectedBytes)}
+		cl.setHeader(api.HeaderExpectedBytes, formatInt(*opts.ExpectedBytes))
 	}
 	if opts.Metadata.QueryHidden != nil {
-		h[api.HeaderMetaQueryHidden] = []string{strconv.FormatBool(*opts.Metadata.QueryHidden)}
+		cl.setHeader(api.HeaderMetaQueryHidden, strconv.FormatBool(*opts.Metadata.QueryHidden))
 	}
 	var out UpdateResult
 	hdr, _, err := c.doJSON(ctx, &cl, &out)
@@ -455,12 +454,12 @@ func (c *Client) applyWriteMetadata(ctx context.Context, ref leaseRef, meta Meta
 }
 
 // casHeaders sets the compare-and-set guards (WIRE §8.2).
-func casHeaders(h http.Header, ifVersion *int64, ifETag string) {
+func casHeaders(cl *call, ifVersion *int64, ifETag string) {
 	if ifVersion != nil {
-		h[api.HeaderIfVersion] = []string{formatInt(*ifVersion)}
+		cl.setHeader(api.HeaderIfVersion, formatInt(*ifVersion))
 	}
 	if ifETag != "" {
-		h[api.HeaderIfStateETag] = []string{ifETag}
+		cl.setHeader(api.HeaderIfStateETag, ifETag)
 	}
 }
 
@@ -481,10 +480,10 @@ func (c *Client) mutate(ctx context.Context, ref leaseRef, mutations []string, o
 	}
 	cl.ns, cl.key, cl.keyed = ref.namespace, ref.key, true
 	cl.preferred, cl.corr, cl.retry = ref.preferred, ref.corr, true
-	ref.headers(cl.header)
-	casHeaders(cl.header, opts.IfVersion, opts.IfETag)
+	ref.headers(&cl)
+	casHeaders(&cl, opts.IfVersion, opts.IfETag)
 	if opts.Metadata.QueryHidden != nil {
-		cl.header[api.HeaderMetaQueryHidden] = []string{strconv.FormatBool(*opts.Metadata.QueryHidden)}
+		cl.setHeader(api.HeaderMetaQueryHidden, strconv.FormatBool(*opts.Metadata.QueryHidden))
 	}
 	var out UpdateResult
 	hdr, _, err := c.doJSON(ctx, &cl, &out)
@@ -523,8 +522,8 @@ func (c *Client) updateMetadata(ctx context.Context, ref leaseRef, meta Metadata
 	}
 	cl.ns, cl.key, cl.keyed = ref.namespace, ref.key, true
 	cl.preferred, cl.corr, cl.retry = ref.preferred, ref.corr, true
-	ref.headers(cl.header)
-	casHeaders(cl.header, ifVersion, "")
+	ref.headers(&cl)
+	casHeaders(&cl, ifVersion, "")
 	var out api.MetadataUpdateResponse
 	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {
@@ -548,8 +547,8 @@ func (c *Client) remove(ctx context.Context, ref leaseRef, opts RemoveOptions) (
 		method: http.MethodPost, path: "/v1/remove", ns: ref.namespace, key: ref.key, keyed: true,
 		header: make(http.Header, 6), preferred: ref.preferred, corr: ref.corr, retry: true,
 	}
-	ref.headers(cl.header)
-	casHeaders(cl.header, opts.IfVersion, opts.IfETag)
+	ref.headers(&cl)
+	casHeaders(&cl, opts.IfVersion, opts.IfETag)
 	var out api.RemoveResponse
 	hdr, _, err := c.doJSON(ctx, &cl, &out)
 	if err != nil {

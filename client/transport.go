@@ -47,12 +47,26 @@ type call struct {
 	stream    io.Reader // single-shot body; forces one attempt at one endpoint
 	timeout   time.Duration
 	preferred *endpoint
-	retry     bool   // retry transport failures and passive nodes (WIRE §8.5)
-	corr      string // correlation id used when the context carries none
+	retry     bool     // retry transport failures and passive nodes (WIRE §8.5)
+	corr      string   // correlation id used when the context carries none
+	vals      []string // unused header value slots, see setHeader
 
 	// bound ends the per-request timeout of the last exchange; whoever
 	// consumes the response body ends it (see finish).
 	bound requestBound
+}
+
+// setHeader sets key (canonical already) to value. The one-element value
+// slices are cut from one backing array per call, so a request's headers
+// cost one allocation instead of one per header.
+func (cl *call) setHeader(key, value string) {
+	if len(cl.vals) == 0 {
+		cl.vals = make([]string, 8)
+	}
+	v := cl.vals[:1:1] // capacity 1: an append elsewhere must copy, not clobber the next slot
+	v[0] = value
+	cl.vals = cl.vals[1:]
+	cl.header[key] = v
 }
 
 // finish closes resp and ends the request's timeout.
@@ -199,9 +213,9 @@ func (c *Client) do(ctx context.Context, cl *call) (*http.Response, *endpoint, e
 		cl.header = make(http.Header, 4)
 	}
 	if id := CorrelationIDFromContext(ctx); id != "" {
-		cl.header.Set(api.HeaderCorrelationID, id)
+		cl.setHeader(api.HeaderCorrelationID, id)
 	} else if cl.corr != "" {
-		cl.header.Set(api.HeaderCorrelationID, cl.corr)
+		cl.setHeader(api.HeaderCorrelationID, cl.corr)
 	}
 	delay := failureRetryBase
 	for attempt := 0; ; attempt++ {
@@ -385,9 +399,9 @@ func jsonCall(path string, v any) (call, error) {
 	if err != nil {
 		return call{}, fmt.Errorf("lockd: encode %s request: %w", path, err)
 	}
-	h := make(http.Header, 4)
-	h.Set("Content-Type", "application/json")
-	return call{method: http.MethodPost, path: path, header: h, body: body}, nil
+	cl := call{method: http.MethodPost, path: path, header: make(http.Header, 4), body: body}
+	cl.setHeader("Content-Type", "application/json")
+	return cl, nil
 }
 
 // noteDrain starts the drain handler when ep announces its shutdown.
