@@ -2,19 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lockd-mcp/lockd-mcp/internal/daemon"
-	mcpclient "github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
@@ -66,41 +62,8 @@ func daemonPID(l daemon.Layout) int {
 // initialises an MCP session with it.
 func startMCPHome(t testing.TB, name string, l daemon.Layout, env []string, args ...string) *mcpProc {
 	t.Helper()
-	p := &mcpProc{t: t, stderr: &lockedBuffer{}}
-	var cmdMu sync.Mutex
 	env = append([]string{"LOCKD_MCP_HOME=" + l.Home}, env...)
-	c, err := mcpclient.NewStdioMCPClientWithOptions(binPath, env, args,
-		transport.WithCommandStderrWriter(p.stderr),
-		transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-			cmd := exec.CommandContext(ctx, command, args...)
-			cmd.Env = append(os.Environ(), env...)
-			cmdMu.Lock()
-			p.cmd = cmd
-			cmdMu.Unlock()
-			return cmd, nil
-		}))
-	if err != nil {
-		t.Fatalf("start lockd-mcp: %v", err)
-	}
-	p.c = c
-	t.Cleanup(func() {
-		_ = c.Close()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", name, p.stderr.String())
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())
-	}
-	return p
+	return launchMCP(t, mcp.LATEST_LEGACY_PROTOCOL_VERSION, name, env, args...)
 }
 
 // runCLI runs the built binary with LOCKD_MCP_HOME=l.Home and returns its

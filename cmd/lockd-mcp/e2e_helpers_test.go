@@ -89,40 +89,10 @@ func startMCP(t testing.TB, name string, args ...string) *mcpProc {
 // through server/discover, earlier ones the initialize handshake.
 func startMCPProto(t testing.TB, proto, name string, args ...string) *mcpProc {
 	t.Helper()
-	p := &mcpProc{t: t, stderr: &lockedBuffer{}}
-	var cmdMu sync.Mutex
-	c, err := mcpclient.NewStdioMCPClientWithOptions(binPath, []string{"LOCKD_MCP_HOME=" + t.TempDir()}, args,
-		transport.WithCommandStderrWriter(p.stderr),
-		transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-			cmd := exec.CommandContext(ctx, command, args...)
-			cmd.Env = append(os.Environ(), env...)
-			cmdMu.Lock()
-			p.cmd = cmd
-			cmdMu.Unlock()
-			return cmd, nil
-		}))
-	if err != nil {
-		t.Fatalf("start lockd-mcp: %v", err)
-	}
-	p.c = c
-	t.Cleanup(func() {
-		_ = c.Close()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", name, p.stderr.String())
-		}
-	})
+	p := launchMCP(t, proto, name, []string{"LOCKD_MCP_HOME=" + t.TempDir()}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	// Start wires the notification handlers (the transport is already up).
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = proto
-	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())
-	}
+	c := p.c
 	resp, err := c.GetTransport().SendRequest(ctx, transport.JSONRPCRequest{
 		JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(int64(1 << 30)), Method: "tools/list",
 	})
@@ -257,4 +227,45 @@ func startLockd(t testing.TB, store string, jsonMax int64) *server.Handle {
 		_ = h.Stop(ctx, server.WithDrainTimeout(0))
 	})
 	return h
+}
+
+// launchMCP starts the lockd-mcp binary with env added to the environment
+// and runs the MCP handshake for protocol version proto.
+func launchMCP(t testing.TB, proto, name string, env []string, args ...string) *mcpProc {
+	t.Helper()
+	p := &mcpProc{t: t, stderr: &lockedBuffer{}}
+	var cmdMu sync.Mutex
+	c, err := mcpclient.NewStdioMCPClientWithOptions(binPath, env, args,
+		transport.WithCommandStderrWriter(p.stderr),
+		transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+			cmd := exec.CommandContext(ctx, command, args...)
+			cmd.Env = append(os.Environ(), env...)
+			cmdMu.Lock()
+			p.cmd = cmd
+			cmdMu.Unlock()
+			return cmd, nil
+		}))
+	if err != nil {
+		t.Fatalf("start lockd-mcp: %v", err)
+	}
+	p.c = c
+	t.Cleanup(func() {
+		_ = c.Close()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, p.stderr.String())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Start wires the notification handlers (the transport is already up).
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = proto
+	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())
+	}
+	return p
 }
