@@ -44,6 +44,10 @@ type DiskOptions struct {
 	// SmallBlobBytes is the largest blob kept inside the log; zero means
 	// DefaultSmallBlobBytes.
 	SmallBlobBytes int
+	// SegmentBytes is the size to which log segments are preallocated with
+	// zeros; zero means DefaultSegmentBytes, negative means segments are
+	// appended to instead. It is capped near CheckpointBytes.
+	SegmentBytes int64
 }
 
 // Disk is the durable Store (disk:///path). The package documentation
@@ -59,9 +63,14 @@ type Disk struct {
 	// wmu serializes appends to the log: the committing goroutine encodes
 	// and writes its own frame while holding it. Lock order: wmu, smu, mu.
 	wmu      sync.Mutex
-	active   *segFile // segment being appended to; replaced only when drained
+	active   *segFile // segment being written to; replaced only when drained
 	writeOff int64    // end of the last frame written to active
 	wbuf     []byte   // frame buffer, reused
+	segBytes int64    // preallocated size of a segment, 0 for none
+	prep     *prepSeg // next segment, being prepared or ready; nil if none
+	prepOff  bool     // a preparation failed: no retry until the next segment
+	prepWarm bool     // logged enough since open to keep a segment prepared
+	prepWG   sync.WaitGroup
 
 	// smu guards the syncers' view of the active segment: what was written,
 	// what the fsyncs in flight cover, what is durable, and the frames
@@ -129,7 +138,10 @@ type segFile struct {
 	path string
 	f    *os.File
 	size int64 // guarded by Disk.mu once the store is open
-	refs atomic.Int32
+	// prealloc is how far the file was zero-filled before its first frame
+	// (0 for a segment that is appended to); frames are written over it.
+	prealloc int64
+	refs     atomic.Int32
 }
 
 func newSegFile(id uint64, path string, f *os.File, size int64) *segFile {
@@ -396,6 +408,7 @@ func (d *Disk) Close() error {
 	d.wmu.Unlock()
 	d.stopSyncers()
 	d.ckptWG.Wait()
+	d.closeSegments()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.snap != nil {

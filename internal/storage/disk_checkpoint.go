@@ -41,8 +41,8 @@ func (d *Disk) maybeCheckpoint() {
 	if failed {
 		return
 	}
-	id := d.nextID
-	if err := d.startSegment(); err != nil {
+	id, err := d.nextSegment()
+	if err != nil {
 		d.mu.Lock()
 		d.ckptErr = fmt.Errorf("checkpoint: starting log segment: %w", err)
 		d.ckptAt = d.logBytes + max(d.opts.CheckpointBytes, d.snapBytes)

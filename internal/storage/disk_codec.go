@@ -98,16 +98,32 @@ func parseHeader(h []byte) (length, sum uint32, ok bool) {
 // ends at or past the end of the file, or its header is unreadable and no
 // well-formed frame follows it. Anything else is damage to data that was
 // followed by a later write, and so was fsynced: a hard error.
-func scanFrames(r io.ReaderAt, size int64, fn func(off int64, payload []byte) error) (int64, error) {
+//
+// With zeroEnd (log segments, which are preallocated with zeros and written
+// in place), a region of nothing but zeros from a frame boundary to the end
+// of the file is the end of the log: scanFrames returns its offset and nil.
+// A frame is never all zeros (it starts with the magic), so this cannot
+// hide a frame; zeros followed by anything else are still classified.
+func scanFrames(r io.ReaderAt, size int64, zeroEnd bool, fn func(off int64, payload []byte) error) (int64, error) {
 	var hdr [frameHeaderSize]byte
 	var payload []byte
 	off := int64(0)
 	for off < size {
-		if size-off < frameHeaderSize {
-			return off, classifyBadFrame(r, off, size, "partial frame header")
-		}
-		if _, err := r.ReadAt(hdr[:], off); err != nil {
+		n := min(size-off, frameHeaderSize)
+		if _, err := r.ReadAt(hdr[:n], off); err != nil {
 			return off, fmt.Errorf("reading frame header at offset %d: %w", off, err)
+		}
+		if zeroEnd && allZero(hdr[:n]) {
+			zero, err := zeroFrom(r, off+n, size)
+			if err != nil {
+				return off, err
+			}
+			if zero {
+				return off, nil
+			}
+		}
+		if n < frameHeaderSize {
+			return off, classifyBadFrame(r, off, size, "partial frame header")
 		}
 		length, sum, ok := parseHeader(hdr[:])
 		if !ok {
@@ -133,6 +149,32 @@ func scanFrames(r io.ReaderAt, size int64, fn func(off int64, payload []byte) er
 		off = end
 	}
 	return off, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// zeroFrom reports whether r holds only zeros from off to size. It reads in
+// bounded chunks: the zero tail of a preallocated segment is megabytes.
+func zeroFrom(r io.ReaderAt, off, size int64) (bool, error) {
+	buf := make([]byte, min(size-off, 256<<10))
+	for off < size {
+		b := buf[:min(size-off, int64(len(buf)))]
+		if _, err := r.ReadAt(b, off); err != nil {
+			return false, fmt.Errorf("reading tail at offset %d: %w", off, err)
+		}
+		if !allZero(b) {
+			return false, nil
+		}
+		off += int64(len(b))
+	}
+	return true, nil
 }
 
 // classifyBadFrame decides whether the bad frame at off is a torn tail or

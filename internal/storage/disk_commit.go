@@ -108,26 +108,16 @@ func (d *Disk) append(b *Batch, w *waiter) error {
 		return nil
 	}
 
-	seg, off := d.active, d.writeOff
-	buf, start := beginFrame(d.wbuf[:0])
-	// The durable mark lets recovery tell a torn tail of several frames
-	// (the last ones written while fsyncs were in flight) from damage to
-	// data that was durable before this frame was written.
-	buf = appendSynced(buf, d.durableOff.Load())
-	lg := &logged{blobs: blobs}
-	if len(blobs) > 0 {
-		lg.offs = make([]int64, len(blobs))
-		for i, pb := range blobs {
-			var pos int
-			buf, pos = appendBlob(buf, pb.id, pb.data)
-			lg.offs[i] = off + int64(pos)
+	buf, lg := d.encodeFrame(b, blobs)
+	if d.rotateDue(len(buf)) {
+		// The frame's mark and blob offsets are relative to its segment,
+		// so it is encoded again for the new one (once per segment).
+		if err := d.rotate(); err != nil {
+			return err
 		}
+		buf, lg = d.encodeFrame(b, blobs)
 	}
-	if b != nil {
-		buf = appendBatch(buf, b)
-		lg.puts, lg.dels, lg.frees = copyBatch(b)
-	}
-	finishFrame(buf, start)
+	seg, off := d.active, d.writeOff
 	_, err := seg.f.WriteAt(buf, off)
 	if cap(buf) <= keepWriteBuf {
 		d.wbuf = buf
@@ -157,7 +147,34 @@ func (d *Disk) append(b *Batch, w *waiter) error {
 	}
 	d.smu.Unlock()
 	d.maybeCheckpoint()
+	d.maybePrepare()
 	return nil
+}
+
+// encodeFrame encodes the frame that append writes at writeOff of the
+// active segment: the synced mark, blobs, then b. Called with wmu held.
+func (d *Disk) encodeFrame(b *Batch, blobs []pendingBlob) ([]byte, *logged) {
+	off := d.writeOff
+	buf, start := beginFrame(d.wbuf[:0])
+	// The durable mark lets recovery tell a torn tail of several frames
+	// (the last ones written while fsyncs were in flight) from damage to
+	// data that was durable before this frame was written.
+	buf = appendSynced(buf, d.durableOff.Load())
+	lg := &logged{blobs: blobs}
+	if len(blobs) > 0 {
+		lg.offs = make([]int64, len(blobs))
+		for i, pb := range blobs {
+			var pos int
+			buf, pos = appendBlob(buf, pb.id, pb.data)
+			lg.offs[i] = off + int64(pos)
+		}
+	}
+	if b != nil {
+		buf = appendBatch(buf, b)
+		lg.puts, lg.dels, lg.frees = copyBatch(b)
+	}
+	finishFrame(buf, start)
+	return buf, lg
 }
 
 // copyBatch copies what the index keeps of b, so the caller may reuse its

@@ -33,12 +33,13 @@ func OpenDisk(ctx context.Context, dir string, opts DiskOptions) (*Disk, error) 
 		return nil, err
 	}
 	d := &Disk{
-		dir:     dir,
-		opts:    opts,
-		lock:    lock,
-		quit:    make(chan struct{}),
-		records: make(map[RecordKey][]byte),
-		blobs:   make(map[string]blobLoc),
+		dir:      dir,
+		opts:     opts,
+		segBytes: opts.segmentBytes(),
+		lock:     lock,
+		quit:     make(chan struct{}),
+		records:  make(map[RecordKey][]byte),
+		blobs:    make(map[string]blobLoc),
 	}
 	d.work.L, d.progress.L = &d.smu, &d.smu
 	if err := d.recover(ctx); err != nil {
@@ -144,6 +145,22 @@ func (d *Disk) recover(ctx context.Context) error {
 		}
 		d.nextID = max(d.nextID, id+1)
 	}
+	// Segments are prepared (created and zero-filled) ahead of need, so a
+	// crash can leave blank ones after the last segment written to: they
+	// hold no frame and go, and the torn-tail allowance belongs to the last
+	// segment that holds anything.
+	for len(replay) > 0 {
+		id := replay[len(replay)-1]
+		blank, err := d.blankSegment(id)
+		if err != nil {
+			return err
+		}
+		if !blank {
+			break
+		}
+		replay = replay[:len(replay)-1]
+		stale = append(stale, walName(id))
+	}
 	for i, id := range replay {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,7 +175,8 @@ func (d *Disk) recover(ctx context.Context) error {
 		}
 	}
 	d.ckptAt = max(d.opts.CheckpointBytes, d.snapBytes)
-	return d.startSegment()
+	_, err = d.nextSegment()
+	return err
 }
 
 // indexBlobFiles puts every blob file in the index; replayed frees drop the
@@ -211,7 +229,7 @@ func (d *Disk) loadSnapshot(id uint64) error {
 			return nil
 		},
 	}
-	_, err = scanFrames(f, seg.size, func(off int64, payload []byte) error {
+	_, err = scanFrames(f, seg.size, false, func(off int64, payload []byte) error {
 		if ended {
 			return fmt.Errorf("frame at offset %d follows the end entry", off)
 		}
@@ -236,10 +254,27 @@ func (d *Disk) loadSnapshot(id uint64) error {
 	return nil
 }
 
+// blankSegment reports whether a log segment holds nothing but zeros: one
+// prepared and never written to, or cut short by a crash while it was being
+// prepared.
+func (d *Disk) blankSegment(id uint64) (bool, error) {
+	f, err := os.Open(filepath.Join(d.dir, walName(id)))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	return zeroFrom(f, 0, info.Size())
+}
+
 // replaySegment applies one log segment. Only the last segment may end in a
 // torn write: every earlier one was fsynced in full before the next was
-// created. The torn tail is cut off and the cut fsynced, so a later segment
-// never follows garbage.
+// written to. Zeros after the last frame are the unused rest of a
+// preallocated segment, not damage. The last segment's tail, torn or zero,
+// is cut off and the cut fsynced, so a later segment never follows garbage.
 func (d *Disk) replaySegment(id uint64, last bool) error {
 	path := filepath.Join(d.dir, walName(id))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -254,7 +289,7 @@ func (d *Disk) replaySegment(id uint64, last bool) error {
 	seg := newSegFile(id, path, f, info.Size())
 	d.wals = append(d.wals, seg)
 	var unlink []string
-	good, err := scanFrames(f, seg.size, func(off int64, payload []byte) error {
+	good, err := scanFrames(f, seg.size, true, func(off int64, payload []byte) error {
 		err := decodePayload(payload, &entryVisitor{
 			blob: func(bid [blobIDBytes]byte, pos, size int) error {
 				d.blobs[hexID(bid)] = blobLoc{seg: seg, off: off + frameHeaderSize + int64(pos), size: int64(size)}
@@ -271,47 +306,22 @@ func (d *Disk) replaySegment(id uint64, last bool) error {
 		return nil
 	})
 	var fe *frameError
-	if errors.As(err, &fe) && fe.Torn && last {
+	if last && good < seg.size && (err == nil || errors.As(err, &fe) && fe.Torn) {
 		if err := f.Truncate(good); err != nil {
 			return fmt.Errorf("log %s: cutting torn tail at offset %d: %w", path, good, err)
 		}
 		if err := syncData(f); err != nil {
 			return fmt.Errorf("log %s: fsync after cutting torn tail: %w", path, err)
 		}
-		seg.size, err = good, nil
+		err = nil
 	}
 	if err != nil {
 		return fmt.Errorf("log %s: %w", path, err)
 	}
+	// The log ends at the last frame, whatever zeros follow it.
+	seg.size = good
 	d.logBytes += seg.size
 	d.unlinkBlobs(unlink)
-	return nil
-}
-
-// startSegment creates the next log segment and makes its directory entry
-// durable before any commit is written to it. Called at open and, with wmu
-// held and the log drained, by a checkpoint.
-func (d *Disk) startSegment() error {
-	id := d.nextID
-	path := filepath.Join(d.dir, walName(id))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := syncDir(d.dir); err != nil {
-		f.Close()
-		return err
-	}
-	d.nextID++
-	seg := newSegFile(id, path, f, 0)
-	d.mu.Lock()
-	d.wals = append(d.wals, seg)
-	d.mu.Unlock()
-	d.active, d.writeOff = seg, 0
-	d.smu.Lock()
-	d.syncSeg, d.written, d.awaited, d.claimed, d.durable = seg, 0, 0, 0, 0
-	d.durableOff.Store(0)
-	d.smu.Unlock()
 	return nil
 }
 

@@ -12,7 +12,7 @@
 // # Disk layout
 //
 //	LOCK                     flock held while open; holds the holder's pid
-//	wal-<16 hex>.log         log segments, appended by one writer goroutine
+//	wal-<16 hex>.log         log segments, zero-filled ahead and written in place
 //	snap-<16 hex>.snap       the newest checkpoint (at most one after cleanup)
 //	snap-<16 hex>.snap.tmp   a checkpoint being written; removed at open
 //	blobs/<32 hex>           blobs larger than 64 KiB, one file each
@@ -36,25 +36,43 @@
 // fdatasync that began after its frame's write returned has succeeded, so
 // an ack never precedes the fsync covering its bytes. Append writes a frame
 // without waiting: the next fsync covers it, and since the log is one
-// ordered file, no frame after it survives a crash that loses it. A
-// segment's directory entry is fsynced before anything is written to it,
-// and a segment is fully fsynced before the next one is created; a large
-// blob's file and directory entry are fsynced before WriteBlob returns, and
-// small blobs ride in the next frame, so a blob is durable when the Commit
-// that follows it is. A crash can therefore damage only frames at the end
-// of the last segment that no completed fsync covered, and none of those
-// was acknowledged. At open a bad frame there is cut off with everything
-// after it (and the cut fsynced) when no later valid frame carries a synced
-// mark past it; a bad frame that a later frame records as durable, a bad
-// frame in an earlier segment, or any damage in a snapshot stops the open
-// with an error naming the file and offset. (Damage to acknowledged frames
-// that nothing was written after is indistinguishable from a torn write, as
-// in any log.) A frame is applied whole or not at all, so batches are
+// ordered file, no frame after it survives a crash that loses it.
+//
+// Segments are preallocated: a background goroutine creates the next one,
+// writes zeros over its full size (DiskOptions.SegmentBytes, 8 MiB), and
+// fsyncs it and the directory while the active one fills, and frames are
+// then written over those zeros (the segment started at open is appended
+// to until the store has logged 256 KiB, so a short-lived store writes no
+// zeros). On ext4 an fdatasync after an append
+// must commit the journal (size and block map changed) while one after
+// overwriting written blocks is a pure data flush; fallocate is not enough,
+// as converting its unwritten extents on first write is journalled again.
+// A frame that would run past the zeros goes to the next segment instead,
+// after the log is drained, so a segment is fully fsynced before a frame is
+// written to the next one; a prepared segment's directory entry and zeros
+// are durable before it is used. A large blob's file and directory entry
+// are fsynced before WriteBlob returns, and small blobs ride in the next
+// frame, so a blob is durable when the Commit that follows it is. A crash
+// can therefore damage only frames at the end of the last segment written
+// to that no completed fsync covered, and none of those was acknowledged;
+// it can also leave a prepared segment, whole or cut short, that holds
+// nothing but zeros. At open such blank segments after the last one written
+// to are removed; in every segment, zeros from a frame boundary to the end
+// of the file are the end of the log (a frame starts with its magic, so it
+// is never all zeros). In the last segment a bad frame is cut off with
+// everything after it (and the cut fsynced) when no later valid frame
+// carries a synced mark past it; a bad frame that a later frame records as
+// durable, a bad frame or anything but zeros after the frames of an earlier
+// segment, or any damage in a snapshot stops the open with an error naming
+// the file and offset. (Damage to acknowledged frames that nothing was
+// written after is indistinguishable from a torn write, as in any log.)
+// Close drops an unused prepared segment and cuts the active segment's
+// unused zeros. A frame is applied whole or not at all, so batches are
 // atomic and the recovered state is exactly a prefix of the commit sequence
 // containing every acknowledged commit. A failed write or fsync is sticky:
 // every waiting and later commit fails, and the next open recovers from
-// what is really on disk. A checkpoint drains the log, starts a new
-// segment, writes snap-N.tmp, fsyncs it, renames it to snap-N.snap and
+// what is really on disk. A checkpoint drains the log, switches to the
+// next segment, writes snap-N.tmp, fsyncs it, renames it to snap-N.snap and
 // fsyncs the directory before it deletes the segments below N, so at every
 // instant the files on disk hold either the old snapshot and all its
 // segments or the new snapshot and all of its own. TestDiskCrash proves
