@@ -87,7 +87,9 @@ func TestUpdateMemoryStaysFlat(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("update: %d %s", res.StatusCode, body)
 	}
-	if grew := int64(peak.Load()) - int64(base.HeapInuse); grew > size/4 {
+	// HeapInuse counts garbage not yet collected, which GC pacing and other
+	// tests make noisy; half the document still catches any buffering of it.
+	if grew := int64(peak.Load()) - int64(base.HeapInuse); grew > size/2 {
 		t.Fatalf("heap grew by %d MiB while streaming a %d MiB document", grew>>20, size>>20)
 	} else {
 		t.Logf("heap grew by at most %.1f MiB for a %d MiB document", float64(grew)/(1<<20), size>>20)
