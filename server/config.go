@@ -38,6 +38,13 @@ type Config struct {
 	// DrainTimeout is how long Stop waits for lease holders to release
 	// before closing (default 10 s; override per call with WithDrainTimeout).
 	DrainTimeout time.Duration
+	// DisableIndex turns the inverted query index off (engine.Options):
+	// commits skip indexing, /v1/query can only scan (engine=index gives
+	// 400 query_engine_unavailable, auto scans only where the namespace
+	// allows it, WIRE §5.3) and /v1/index/flush gives 501
+	// index_unavailable (WIRE §5.2). For servers that never query, and to
+	// measure what indexing costs a commit.
+	DisableIndex bool
 
 	// TLSCertFile and TLSKeyFile enable TLS on tcp listeners.
 	TLSCertFile, TLSKeyFile string

@@ -247,3 +247,31 @@ func TestQueryWaitForOverHTTP(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestQueryIndexDisabled: with Config.DisableIndex the server can still
+// answer queries by scanning, but never through (or on behalf of) the
+// index: explicit index and auto without a scan fallback are unavailable
+// engines (WIRE §5.1, §5.3) and flushes are unimplemented (WIRE §5.2).
+func TestQueryIndexDisabled(t *testing.T) {
+	ts := startTCP(t, Config{Store: "mem://", DisableIndex: true})
+	for i := range 6 {
+		ts.commitDoc("tasks", fmt.Sprintf("t%d", i), fmt.Sprintf(`{"status":%q}`, []string{"open", "closed"}[i%2]), false)
+	}
+	sel := map[string]any{"selector": map[string]any{"eq": map[string]any{"field": "/status", "value": "open"}}}
+	for _, engine := range []string{"index", "auto"} { // default namespace config: index/none
+		r := ts.post("/v1/query?namespace=tasks&engine="+engine, sel, nil)
+		wantStatus(t, r, 400, api.ErrCodeQueryEngineUnavailable)
+	}
+	ts.post("/v1/namespace?namespace=tasks", map[string]any{"query": map[string]string{"fallback_engine": "scan"}}, nil)
+	for _, engine := range []string{"auto", "scan"} {
+		keys, out, _ := ts.queryKeys(t, "namespace=tasks&refresh=wait_for&engine="+engine, sel)
+		if want := []string{"t0", "t2", "t4"}; !slices.Equal(keys, want) || out.Metadata["engine"] != "scan" || out.IndexSeq != 0 {
+			// index_seq 0 after six commits: none of them reached the index.
+			t.Fatalf("%s: keys %v (want %v), metadata %v, index_seq %d", engine, keys, want, out.Metadata, out.IndexSeq)
+		}
+	}
+	wantStatus(t, ts.post("/v1/query?namespace=tasks&engine=index", sel, nil), 400, api.ErrCodeQueryEngineUnavailable)
+	for _, mode := range []string{"wait", "async"} {
+		wantStatus(t, ts.post("/v1/index/flush?namespace=tasks&mode="+mode, nil, nil), 501, api.ErrCodeIndexUnavailable)
+	}
+}

@@ -59,6 +59,7 @@ func Start(ctx context.Context, cfg Config) (*Handle, error) {
 		DefaultTTL:      cfg.DefaultTTL,
 		MaxTTL:          cfg.MaxTTL,
 		AcquireBlockMax: cfg.AcquireBlockMax,
+		DisableIndex:    cfg.DisableIndex,
 		Logger:          cfg.Logger,
 	})
 	if err != nil {

@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		tlsCA      = fs.String("tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS")
 		bundle     = fs.String("bundle", "", "server bundle from `lockd-mcp certs init` (cert, key, CA): TLS with client certificates required")
 		idleExit   = fs.Duration("idle-exit", 0, "stop after this long with no open connection and no live lease (0: never)")
+		noIndex    = fs.Bool("disable-index", false, "turn the query index off: commits skip indexing, queries can only scan")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
 	)
 	fs.Usage = func() {
@@ -77,6 +78,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		TLSCertFile:      *tlsCert,
 		TLSKeyFile:       *tlsKey,
 		TLSClientCAFile:  *tlsCA,
+		DisableIndex:     *noIndex,
 		Logger:           log,
 	}
 	if *bundle != "" {

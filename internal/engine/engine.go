@@ -24,6 +24,13 @@ type Options struct {
 	// DecidedTxnRetention is how long a decided txn record stays answerable
 	// by replay/decide (default 1 h).
 	DecidedTxnRetention time.Duration
+	// DisableIndex turns the inverted query index off: commits are not
+	// fed to it, queries can only scan (engine=index, or auto on a
+	// namespace without fallback_engine=scan, gives query_engine_unavailable)
+	// and index flushes give index_unavailable. It exists to price indexing
+	// (the lease-cycle benchmark with and without it) and for deployments
+	// that never query and should not pay for the index on every commit.
+	DisableIndex bool
 	// Logger receives background failures (default slog.Default()).
 	Logger *slog.Logger
 }

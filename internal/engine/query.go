@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lockd-mcp/lockd-mcp/api"
@@ -44,6 +45,9 @@ func (e *Engine) initQuery() {
 // indexLoaded submits every committed document after Load; queries that
 // wait_for see the rebuilt index, the others see it fill up.
 func (e *Engine) indexLoaded() {
+	if e.opts.DisableIndex {
+		return
+	}
 	for i := range e.shards {
 		for _, ent := range e.shards[i].m {
 			if ent.rec.Blob.ID != "" {
@@ -57,6 +61,9 @@ func (e *Engine) indexLoaded() {
 // when the document or its visibility changed. ent.mu is held (or the
 // engine is still loading).
 func (e *Engine) indexCommitLocked(ent *entry, old, nr *keyRecord) {
+	if e.opts.DisableIndex {
+		return // nothing reads the index, so nothing may cost a commit
+	}
 	if old.Blob.ID == nr.Blob.ID && old.Hidden == nr.Hidden {
 		return // a lease-only change: nothing a query can see
 	}
@@ -80,13 +87,47 @@ func (e *Engine) Query(ctx context.Context, req query.Request, emit func(query.R
 	if e.Draining() {
 		return query.Result{}, ErrDraining
 	}
+	if e.opts.DisableIndex {
+		engine, err := e.scanOnly(req.Namespace, req.Engine)
+		if err != nil {
+			return query.Result{}, err
+		}
+		req.Engine = engine
+	}
 	res, err := e.query.m.Query(ctx, req, emit)
 	return res, queryError(err)
+}
+
+// scanOnly picks the engine when the index is disabled, by the rule of
+// WIRE §5.3 for a backend without an index: auto is the preferred engine
+// if that is scan, else scan if the fallback is scan, else an error;
+// explicit index is always unavailable. The query manager assumes both
+// engines exist, so the choice is made here and handed to it as explicit
+// scan (which it allows on exactly the same namespace configs).
+func (e *Engine) scanOnly(ns, requested string) (string, error) {
+	cfg, _ := e.NamespaceConfig(ns)
+	switch strings.ToLower(requested) {
+	case api.EngineIndex:
+		return "", newError(api.ErrCodeQueryEngineUnavailable,
+			"engine \"index\" is unavailable: this server runs with the query index disabled; use engine=scan")
+	case "", api.EngineAuto:
+		if cfg.PreferredEngine != api.EngineScan && cfg.FallbackEngine != api.EngineScan {
+			return "", newError(api.ErrCodeQueryEngineUnavailable,
+				"engine \"auto\" has no engine for namespace %q: the query index is disabled and the namespace allows no scan (preferred_engine=%s, fallback_engine=%s); set fallback_engine=scan",
+				ns, cfg.PreferredEngine, cfg.FallbackEngine)
+		}
+		return api.EngineScan, nil
+	}
+	return requested, nil // scan, checked against the config by the manager; anything else is rejected there
 }
 
 // FlushIndex waits for (or, async, schedules a wait for) the index of ns
 // to apply every committed change (/v1/index/flush).
 func (e *Engine) FlushIndex(ctx context.Context, ns string, async bool) (api.IndexFlushResponse, error) {
+	if e.opts.DisableIndex {
+		return api.IndexFlushResponse{}, newError(api.ErrCodeIndexUnavailable,
+			"the query index is disabled on this server: there is nothing to flush")
+	}
 	ix := e.query.m.Index(ns)
 	if !async {
 		seq, err := ix.Flush(ctx)
