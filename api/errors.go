@@ -59,7 +59,6 @@ const (
 	ErrCodeQueueStateKeepaliveUnsupported = "queue_state_keepalive_unsupported"
 	ErrCodeMethodNotAllowed               = "method_not_allowed"
 	ErrCodeInternal                       = "internal_error"
-	ErrCodeNotImplemented                 = "not_implemented"
 
 	ErrCodeInvalidBody            = "invalid_body"
 	ErrCodeInvalidNamespace       = "invalid_namespace"

@@ -117,7 +117,7 @@ func statusFor(code string) int {
 		return http.StatusTooManyRequests
 	case api.ErrCodeShutdownDraining, api.ErrCodeNodePassive, api.ErrCodeStateNotPublished, api.ErrCodeQueueBusy:
 		return http.StatusServiceUnavailable
-	case api.ErrCodeQueueDisabled, api.ErrCodeQueryDisabled, api.ErrCodeIndexUnavailable, api.ErrCodeNotImplemented:
+	case api.ErrCodeQueueDisabled, api.ErrCodeQueryDisabled, api.ErrCodeIndexUnavailable:
 		return http.StatusNotImplemented
 	case api.ErrCodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
