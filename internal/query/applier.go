@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -71,6 +72,20 @@ type applier struct {
 	// paths interns canonical paths; only the (single) worker touches it.
 	paths map[string]*pathRef
 }
+
+// Per-batch scratch shared by the appliers of all namespaces: pooled, not
+// held per index, so idle namespaces keep no buffers and the GC can take
+// them back.
+var (
+	// nodeArenas holds *[]node; a batch's nodes share one arena (see run).
+	nodeArenas = sync.Pool{New: func() any { return new([]node) }}
+	// copyBufs holds *[]byte copy buffers for blob readers without WriteTo.
+	copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+)
+
+// maxPooledArena bounds the arenas kept in nodeArenas (≈1 MiB of nodes):
+// a batch of huge documents does not pin its memory afterwards.
+const maxPooledArena = 1 << 14
 
 func (a *applier) init(ix *Index) {
 	a.ix = ix
@@ -142,13 +157,18 @@ func (a *applier) run() {
 		}
 		same := a.unchanged(batch)
 		preps := make([]prepared, len(batch))
+		// The batch's nodes share one pooled arena: no node outlives
+		// applyLocked (texts that become terms are cloned), and reusing it
+		// saves a node slice per document, the applier's largest garbage.
+		pooled := nodeArenas.Get().(*[]node)
+		arena := (*pooled)[:0]
 		for i, c := range batch {
 			if same[i] {
 				preps[i] = prepared{Change: c, same: true}
 				continue
 			}
 			doc, err := readDoc(c)
-			preps[i] = prepare(c, doc, err, a.paths)
+			preps[i], arena = prepare(c, doc, err, a.paths, arena)
 		}
 		ix := a.ix
 		ix.mu.Lock()
@@ -160,6 +180,13 @@ func (a *applier) run() {
 		close(a.changed)
 		a.changed = make(chan struct{})
 		ix.mu.Unlock()
+		// Drop the references to this batch's documents before pooling
+		// the arena.
+		if cap(arena) <= maxPooledArena {
+			clear(arena)
+			*pooled = arena[:0]
+			nodeArenas.Put(pooled)
+		}
 	}
 }
 
@@ -206,14 +233,38 @@ func readDoc(c Change) (string, error) {
 	}
 	defer rc.Close()
 	// A Builder hands its bytes over as the string without another copy.
+	// The cap is enforced on the writer side rather than with a
+	// LimitReader, which would hide the blob reader's WriteTo and make
+	// io.Copy allocate a 32 KiB buffer per document (most of the
+	// applier's garbage on small documents); readers without WriteTo copy
+	// through a pooled buffer.
 	var doc strings.Builder
-	if _, err := io.Copy(&doc, io.LimitReader(rc, maxIndexedDoc+1)); err != nil {
+	var buf []byte
+	if _, ok := rc.(io.WriterTo); !ok {
+		b := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(b)
+		buf = *b
+	}
+	if _, err := io.CopyBuffer(cappedWriter{&doc}, rc, buf); err != nil {
+		if errors.Is(err, errTooLarge) {
+			return "", fmt.Errorf("query: document %q too large to index", c.Key)
+		}
 		return "", fmt.Errorf("query: read %q: %w", c.Key, err)
 	}
-	if doc.Len() > maxIndexedDoc {
-		return "", fmt.Errorf("query: document %q too large to index", c.Key)
-	}
 	return doc.String(), nil
+}
+
+var errTooLarge = errors.New("query: document too large to index")
+
+// cappedWriter appends to a Builder up to maxIndexedDoc bytes. It hides
+// the Builder's other methods so io.CopyBuffer takes the reader's WriteTo.
+type cappedWriter struct{ b *strings.Builder }
+
+func (w cappedWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > maxIndexedDoc {
+		return 0, errTooLarge
+	}
+	return w.b.Write(p)
 }
 
 // WaitFor blocks until every change up to seq is applied, or ctx ends.

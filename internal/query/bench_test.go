@@ -1,9 +1,11 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -155,4 +157,33 @@ func BenchmarkQuery100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkApplyChangingDoc prices the applier on the server's cycle
+// benchmark document (≈40 {"n","s"} items, read through Open like a
+// committed blob), changed on every commit of 8 keys: the per-commit cost
+// that issue 5 bounds.
+func BenchmarkApplyChangingDoc(b *testing.B) {
+	var base strings.Builder
+	base.WriteString(`{"owner":"bench","items":[`)
+	for i := 0; base.Len() < 1000; i++ {
+		if i > 0 {
+			base.WriteByte(',')
+		}
+		fmt.Fprintf(&base, `{"n":%d,"s":"item-%04d"}`, i, i)
+	}
+	base.WriteString(`]`)
+	ix := NewIndex()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		doc := []byte(fmt.Sprintf(`%s,"v":%d}`, base.String(), i))
+		ix.Submit(Change{Key: fmt.Sprint("c", i%8), Version: int64(i), ETag: fmt.Sprint(i),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil }})
+		if i%8 == 7 {
+			if _, err := ix.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,16 +150,18 @@ type node struct {
 	instant int64
 }
 
-// prepare walks a document into nodes. paths interns canonical paths so a
-// namespace of similar documents shares one copy of each.
-func prepare(c Change, doc string, readErr error, paths map[string]*pathRef) prepared {
+// prepare walks a document into nodes, appended to arena (returned
+// grown; p.nodes is the document's part of it). paths interns canonical
+// paths so a namespace of similar documents shares one copy of each.
+func prepare(c Change, doc string, readErr error, paths map[string]*pathRef, arena []node) (prepared, []node) {
 	p := prepared{Change: c}
 	if c.Delete || readErr != nil {
-		return p
+		return p, arena
 	}
 	// Node texts alias doc; the index clones the few that become new
 	// dictionary terms.
-	nodes := make([]node, 0, len(doc)/8)
+	start := len(arena)
+	nodes := slices.Grow(arena, len(doc)/8)
 	kind, err := walkJSON(doc, func(path []byte, kind nodeKind, text string, utf8OK bool) {
 		ref, ok := paths[string(path)]
 		if !ok {
@@ -170,6 +173,13 @@ func prepare(c Change, doc string, readErr error, paths map[string]*pathRef) pre
 		case kindNumber, kindString:
 			if kind == kindString && !mayBeNumeric(text) {
 				n.tclass, n.instant = classifyTemporal(text)
+				break
+			}
+			if f, ok := smallInt(text); ok {
+				n.num, n.numOK = f, true
+				if kind == kindString {
+					n.tclass, n.instant = classifyTemporal(text)
+				}
 				break
 			}
 			f, err := strconv.ParseFloat(text, 64)
@@ -186,10 +196,39 @@ func prepare(c Change, doc string, readErr error, paths map[string]*pathRef) pre
 		nodes = append(nodes, n)
 	})
 	if err != nil || kind != kindObject {
-		return p
+		clear(nodes[start:])
+		return p, nodes[:start]
 	}
-	p.object, p.nodes = true, nodes
-	return p
+	// Capped so a later document appending to the arena cannot write
+	// into this one's nodes.
+	p.object, p.nodes = true, nodes[start:len(nodes):len(nodes)]
+	return p, nodes
+}
+
+// smallInt is strconv.ParseFloat for the commonest numbers, integers of
+// at most 15 digits ([sign] digits): every such value is exact in a
+// float64, so the result is the one ParseFloat returns (-0 included), at
+// a fraction of its cost. ok is false for anything else.
+func smallInt(s string) (float64, bool) {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	if i == len(s) || len(s)-i > 15 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range []byte(s[i:]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	f := float64(u)
+	if s[0] == '-' {
+		f = -f
+	}
+	return f, true
 }
 
 // mayBeNumeric is a cheap, exact filter before strconv.ParseFloat, whose

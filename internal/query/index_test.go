@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +208,29 @@ func TestMayBeNumericIsExact(t *testing.T) {
 		parses := err == nil || errors.Is(err, strconv.ErrRange)
 		if parses && !mayBeNumeric(s) {
 			t.Errorf("mayBeNumeric(%q) = false, but ParseFloat accepts it", s)
+		}
+	}
+}
+
+// TestSmallIntMatchesParseFloat: the fast path must give ParseFloat's
+// value, sign of zero included, and decline whatever it does not cover.
+func TestSmallIntMatchesParseFloat(t *testing.T) {
+	cases := []string{"0", "-0", "+0", "7", "-7", "+7", "007", "-007", "123456789012345", "-999999999999999",
+		"1234567890123456", "9007199254740993", "", "-", "+", "1.5", "1e3", "0x1p3", "1_000", "12a", " 1", "inf"}
+	for i := range 2000 {
+		cases = append(cases, strconv.Itoa(i*7919-5000), strconv.FormatInt(int64(i)*4503599627370, 10))
+	}
+	for _, s := range cases {
+		f, ok := smallInt(s)
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok {
+			if d := strings.TrimLeft(s, "+-"); d != "" && len(d) <= 15 && strings.Trim(d, "0123456789") == "" && len(s)-len(d) <= 1 {
+				t.Errorf("smallInt(%q) declined a plain integer", s)
+			}
+			continue
+		}
+		if err != nil || f != want || math.Signbit(f) != math.Signbit(want) {
+			t.Errorf("smallInt(%q) = %v, ParseFloat = %v, %v", s, f, want, err)
 		}
 	}
 }
