@@ -276,12 +276,14 @@ func (d *Disk) syncLoop() {
 		}
 		res := d.syncErr
 		d.smu.Unlock()
+		// Unlink before answering, so a Commit that frees a blob returns
+		// with its file gone (large blobs only; small ones live in the log).
+		d.unlinkBlobs(unlink)
 		for _, lg := range ready {
 			if lg.w != nil {
 				lg.w.done <- res
 			}
 		}
-		d.unlinkBlobs(unlink)
 		d.smu.Lock()
 	}
 }
