@@ -21,6 +21,12 @@ import (
 // io.Pipe; appends write into the other end, so a chunk reaches the server
 // before the append returns (backpressure, not memory) and the process never
 // holds more than the chunk in flight.
+//
+// A pipe write blocks for as long as the server does not read, possibly
+// forever, so no lock is ever held across one (or across waiting for the
+// server's answer): abort, the idle timeout and shutdown must always be able
+// to take the stream's lock and cancel the request, which is what unblocks
+// the writer.
 type StreamRegistry struct {
 	cli    *client.Client
 	idle   time.Duration
@@ -45,9 +51,12 @@ type writeStream struct {
 	result *client.UpdateResult
 	err    error
 
-	mu         sync.Mutex // serialises appends, commit and abort
-	bytes      int64
-	hash       hash.Hash
+	mu    sync.Mutex // guards the fields below; never held across pipe I/O
+	bytes int64
+	hash  hash.Hash
+	// writing is set while an append is inside pw.Write, outside mu; it
+	// keeps appends (and commit) from interleaving with that write.
+	writing    bool
 	committing bool
 	finished   bool   // committed or aborted
 	abortedWhy string // non-empty once aborted
@@ -119,33 +128,62 @@ func (r *StreamRegistry) get(id string) (*writeStream, error) {
 	return s, nil
 }
 
-// Append writes one chunk straight into the upstream request.
+// Append writes one chunk straight into the upstream request. The write runs
+// without the stream's lock (see StreamRegistry); the writing flag rejects a
+// concurrent append instead. If ctx ends while the write is blocked, the
+// stream is aborted: the only way to unblock the write is to close the pipe.
 func (r *StreamRegistry) Append(ctx context.Context, id string, chunk []byte) (*writeStream, error) {
 	s, err := r.get(id)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
+		s.mu.Unlock()
 		return nil, err
 	}
-	s.idleTimer.Stop()
-	if _, err := s.pw.Write(chunk); err != nil {
-		// The upstream request ended early: report its own error.
-		<-s.done
-		s.finished = true
-		r.forget(s.id)
-		if s.err != nil {
-			return nil, fmt.Errorf("stream %s failed upstream: %w", s.id, s.err)
-		}
-		return nil, failf("stream %s closed upstream before commit: %v; begin a new stream", s.id, err)
-	}
-	s.bytes += int64(len(chunk))
-	s.hash.Write(chunk)
+	s.writing = true
+	// A write that is blocked for a whole idle period counts as idle, so the
+	// timer keeps running (restarted here) and can abort a stalled upstream.
 	s.expiresAt = time.Now().Add(r.idle)
 	s.idleTimer.Reset(r.idle)
-	return s, nil
+	s.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() { r.abort(s, "append cancelled by the caller") })
+	n, werr := s.pw.Write(chunk)
+	stop()
+
+	s.mu.Lock()
+	s.writing = false
+	// Count only what the pipe took: a failed write may have sent part of
+	// the chunk, and status must describe exactly what the server got.
+	s.bytes += int64(n)
+	s.hash.Write(chunk[:n])
+	if werr == nil {
+		if !s.finished {
+			s.expiresAt = time.Now().Add(r.idle)
+			s.idleTimer.Reset(r.idle)
+		}
+		s.mu.Unlock()
+		return s, nil
+	}
+	if s.abortedWhy != "" {
+		why := s.abortedWhy
+		s.mu.Unlock()
+		return nil, failf("argument stream_id: stream %s was aborted during this append (%s) after %d of its %d bytes; nothing was staged, begin a new stream", s.id, why, n, len(chunk))
+	}
+	// The upstream request ended early: report its own error. The pipe is
+	// closed only as that request finishes, so done closes promptly; wait
+	// for it without the lock so an abort is never held up.
+	s.finished = true
+	s.idleTimer.Stop()
+	s.mu.Unlock()
+	<-s.done
+	r.forget(s.id)
+	if s.err != nil {
+		return nil, fmt.Errorf("stream %s failed upstream: %w", s.id, s.err)
+	}
+	return nil, failf("stream %s closed upstream before commit: %v; begin a new stream", s.id, werr)
 }
 
 func (s *writeStream) usable() error {
@@ -156,43 +194,59 @@ func (s *writeStream) usable() error {
 		return failf("argument stream_id: stream %s is already committed", s.id)
 	case s.committing:
 		return failf("argument stream_id: stream %s is committing", s.id)
+	case s.writing:
+		return failf("argument stream_id: an append is already in progress on stream %s; wait for it", s.id)
 	}
 	return nil
 }
 
 // Commit closes the body, waits for the server's answer and checks the
-// caller's expectations first: a mismatch aborts, so nothing is staged.
+// caller's expectations first: a mismatch aborts, so nothing is staged. The
+// wait runs without the stream's lock, so abort and shutdown can cancel a
+// commit the server never answers.
 func (r *StreamRegistry) Commit(ctx context.Context, id string, expectedBytes *int64, expectedSHA string) (*writeStream, error) {
 	s, err := r.get(id)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
+		s.mu.Unlock()
 		return nil, err
 	}
 	sum := hex.EncodeToString(s.hash.Sum(nil))
 	if expectedBytes != nil && *expectedBytes != s.bytes {
+		defer s.mu.Unlock()
 		r.abortLocked(s, "expected_bytes mismatch")
 		return nil, failf("argument expected_bytes=%d but %d bytes were appended; the stream was aborted and nothing staged, begin again", *expectedBytes, s.bytes)
 	}
 	if expectedSHA != "" && expectedSHA != sum {
+		defer s.mu.Unlock()
 		r.abortLocked(s, "expected_sha256 mismatch")
 		return nil, failf("argument expected_sha256=%s but the appended bytes hash to %s; the stream was aborted and nothing staged, begin again", expectedSHA, sum)
 	}
 	s.idleTimer.Stop()
 	s.committing = true
 	_ = s.pw.Close()
+	s.mu.Unlock()
+
 	select {
 	case <-s.done:
 	case <-ctx.Done():
 		// The caller gave up; cancel so the server does not stage a write
 		// nobody will see acknowledged.
-		r.abortLocked(s, "commit cancelled")
-		return nil, ctx.Err()
+		r.abort(s, "commit cancelled")
 	}
-	s.committing, s.finished = false, true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committing = false
+	if s.abortedWhy != "" {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, failf("argument stream_id: stream %s was aborted during commit (%s); nothing was staged, begin a new stream", s.id, s.abortedWhy)
+	}
+	s.finished = true
 	r.forget(s.id)
 	if s.err != nil {
 		return nil, s.err
@@ -229,7 +283,16 @@ func (r *StreamRegistry) abortLocked(s *writeStream, reason string) {
 	// Cancel first: the request must fail, never see a clean EOF.
 	s.cancel()
 	_ = s.pw.CloseWithError(errAborted)
+	// The request was cancelled, so done closes promptly. Holding the lock
+	// here is safe: nothing else holds it while doing I/O.
 	<-s.done
+	if s.committing && s.err == nil {
+		// The server answered the commit before the cancel reached it: the
+		// write is staged, so this abort lost the race and Commit reports
+		// the success.
+		s.abortedWhy = ""
+		return
+	}
 	r.logger.Info("write stream aborted", "stream_id", s.id, "key", s.key, "reason", reason, "bytes", s.bytes)
 	// Keep the tombstone briefly so a late append learns why.
 	time.AfterFunc(r.idle, func() { r.forget(s.id) })
@@ -252,7 +315,7 @@ func (r *StreamRegistry) Status(id string) (StreamStatusResult, error) {
 	return StreamStatusResult{
 		StreamID: s.id, BytesReceived: s.bytes, PayloadSHA256: hex.EncodeToString(s.hash.Sum(nil)),
 		Aborted: s.abortedWhy != "", AbortReason: s.abortedWhy, Committing: s.committing,
-		CanCommit: !s.finished && !s.committing, UploadInProgress: !s.finished,
+		CanCommit: !s.finished && !s.committing && !s.writing, UploadInProgress: !s.finished,
 		UploadCompleted: s.finished && s.abortedWhy == "", UploadExpiresAtUnix: s.expiresAt.Unix(),
 	}, nil
 }
