@@ -126,36 +126,45 @@ func (s *server) leaseTarget(r *http.Request, bodyNS, bodyKey string) (string, s
 	return ns, key, nil
 }
 
+// bodyLeaseRef checks what keepalive and release share, in the order the
+// wire reports it: the fencing header, namespace and key (body, else query),
+// then the lease id.
+func (s *server) bodyLeaseRef(r *http.Request, bodyNS, bodyKey, leaseID string) (engine.LeaseRef, error) {
+	fencing, err := fencingToken(r)
+	if err != nil {
+		return engine.LeaseRef{}, err
+	}
+	ns, key, err := s.leaseTarget(r, bodyNS, bodyKey)
+	if err != nil {
+		return engine.LeaseRef{}, err
+	}
+	if leaseID == "" {
+		return engine.LeaseRef{}, errMissing(api.ErrCodeMissingLease, "lease_id is required")
+	}
+	return engine.LeaseRef{Namespace: ns, Key: key, LeaseID: leaseID, FencingToken: fencing}, nil
+}
+
 func (s *server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
 	var req api.KeepAliveRequest
 	if err := decodeStrictFast(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, keepAliveFields); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	fencing, err := fencingToken(r)
+	ref, err := s.bodyLeaseRef(r, req.Namespace, req.Key, req.LeaseID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ns, key, err := s.leaseTarget(r, req.Namespace, req.Key)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if req.LeaseID == "" {
-		s.fail(w, r, api.ErrCodeMissingLease, "lease_id is required")
-		return
-	}
-	txnID := req.TxnID
+	ref.TxnID = req.TxnID
 	if v := strings.TrimSpace(r.Header.Get(api.HeaderTxnID)); v != "" {
-		txnID = v
+		ref.TxnID = v
 	}
-	exp, err := s.eng.KeepAlive(r.Context(), engine.LeaseRef{Namespace: ns, Key: key, LeaseID: req.LeaseID, FencingToken: fencing, TxnID: txnID}, req.TTLSeconds)
+	exp, err := s.eng.KeepAlive(r.Context(), ref, req.TTLSeconds)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header()[api.HeaderFencingToken] = []string{strconv.FormatInt(fencing, 10)}
+	w.Header()[api.HeaderFencingToken] = []string{strconv.FormatInt(ref.FencingToken, 10)}
 	writeJSON(w, http.StatusOK, &api.KeepAliveResponse{ExpiresAt: exp})
 }
 
@@ -165,25 +174,17 @@ func (s *server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	fencing, err := fencingToken(r)
+	ref, err := s.bodyLeaseRef(r, req.Namespace, req.Key, req.LeaseID)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	ns, key, err := s.leaseTarget(r, req.Namespace, req.Key)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if req.LeaseID == "" {
-		s.fail(w, r, api.ErrCodeMissingLease, "lease_id is required")
 		return
 	}
 	if req.TxnID == "" {
 		s.fail(w, r, api.ErrCodeMissingTxn, "txn_id is required: send the txn_id returned by acquire")
 		return
 	}
-	if err := s.eng.Release(r.Context(), engine.LeaseRef{Namespace: ns, Key: key, LeaseID: req.LeaseID, FencingToken: fencing, TxnID: req.TxnID}, req.Rollback); err != nil {
+	ref.TxnID = req.TxnID
+	if err := s.eng.Release(r.Context(), ref, req.Rollback); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -26,13 +26,19 @@ func txnID(r *http.Request, body string) (string, error) {
 	return id, nil
 }
 
-func (s *server) handleTxnDecide(w http.ResponseWriter, r *http.Request) {
+// decodeTxnDecision reads the body of decide, commit and rollback
+// (leniently, empty allowed) and resolves its txn id.
+func (s *server) decodeTxnDecision(w http.ResponseWriter, r *http.Request) (api.TxnDecisionRequest, string, error) {
 	var req api.TxnDecisionRequest
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, false, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return req, "", err
 	}
 	id, err := txnID(r, req.TxnID)
+	return req, id, err
+}
+
+func (s *server) handleTxnDecide(w http.ResponseWriter, r *http.Request) {
+	req, id, err := s.decodeTxnDecision(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -57,12 +63,7 @@ func (s *server) handleTxnDecide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleTxnApply(w http.ResponseWriter, r *http.Request, decision string) {
-	var req api.TxnDecisionRequest
-	if err := decodeJSON(http.MaxBytesReader(w, r.Body, s.cfg.JSONMaxBytes), &req, false, true); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := txnID(r, req.TxnID)
+	req, id, err := s.decodeTxnDecision(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
