@@ -36,6 +36,14 @@ var benchProtocols = []string{mcp.LATEST_LEGACY_PROTOCOL_VERSION, mcp.LATEST_PRO
 // through the stdio MCP path and through the SDK against the same server,
 // and reports both p50s, their ratio (target ≤ 1.5) and the CPU lockd-mcp
 // spent per MCP cycle.
+//
+// It also times lockd_lock_status, a tool call that never reaches the
+// server, through the same client: the cost of one tool call to lockd-mcp
+// and back on its own. The MCP cycle cannot be cheaper than three such
+// round trips plus the server's own work, which the SDK cycle bounds from
+// below (lockd-mcp reaches the server through the same SDK, from another
+// process), so floor = (sdk + 3·noop) / sdk is the lowest ratio a stdio
+// server could report here.
 func BenchmarkCycleMCPvsSDK(b *testing.B) {
 	for _, proto := range benchProtocols {
 		b.Run("proto="+proto, func(b *testing.B) { benchCycle(b, proto) })
@@ -52,12 +60,16 @@ func benchCycle(b *testing.B, proto string) {
 	defer cli.Close()
 	doc := `{"pad":"` + strings.Repeat("x", 1024-10) + `"}`
 	ctx := context.Background()
-	var mcpT, sdkT []time.Duration
+	var mcpT, sdkT, noopT []time.Duration
 	var srvCPU time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cpu0 := procCPU(b, p.cmd.Process.Pid)
 		start := time.Now()
+		p.fast("lockd_lock_status", map[string]any{})
+		noopT = append(noopT, time.Since(start))
+
+		cpu0 := procCPU(b, p.cmd.Process.Pid)
+		start = time.Now()
 		l := p.fast("lockd_lock_acquire", map[string]any{"key": "cycle-mcp", "auto_keepalive": false})
 		p.fast("lockd_state_update", map[string]any{"key": "cycle-mcp", "lease_id": l["lease_id"], "payload_text": doc})
 		p.fast("lockd_lock_release", map[string]any{"key": "cycle-mcp", "lease_id": l["lease_id"]})
@@ -78,11 +90,42 @@ func benchCycle(b *testing.B, proto string) {
 		sdkT = append(sdkT, time.Since(start))
 	}
 	b.StopTimer()
-	m, s := p50(mcpT), p50(sdkT)
+	m, s, noop := p50(mcpT), p50(sdkT), p50(noopT)
 	b.ReportMetric(float64(m.Microseconds()), "mcp-p50-µs")
 	b.ReportMetric(float64(s.Microseconds()), "sdk-p50-µs")
 	b.ReportMetric(float64(m)/float64(s), "mcp/sdk")
+	b.ReportMetric(float64(noop.Microseconds()), "noop-p50-µs")
+	b.ReportMetric(float64(s+3*noop)/float64(s), "floor")
 	b.ReportMetric(float64(srvCPU.Microseconds())/float64(b.N), "srv-cpu-µs/cycle")
+}
+
+// BenchmarkStdioProcs compares the MCP tool cycle through lockd-mcp on one
+// P (its default) and on GOMAXPROCS=2, interleaved against one server.
+func BenchmarkStdioProcs(b *testing.B) {
+	h := startLockd(b, "mem://", 0)
+	args := []string{"--server", h.URL(), "--disable-mtls", "--log-level", "warn"}
+	one := launchMCP(b, mcp.LATEST_LEGACY_PROTOCOL_VERSION, "bench-1p", []string{"LOCKD_MCP_HOME=" + b.TempDir()}, args...)
+	two := launchMCP(b, mcp.LATEST_LEGACY_PROTOCOL_VERSION, "bench-2p", []string{"LOCKD_MCP_HOME=" + b.TempDir(), "GOMAXPROCS=2"}, args...)
+	doc := `{"pad":"` + strings.Repeat("x", 1024-10) + `"}`
+	var oneT, twoT []time.Duration
+	var oneCPU, twoCPU time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, run := range []struct {
+			p   *mcpProc
+			d   *[]time.Duration
+			cpu *time.Duration
+		}{{one, &oneT, &oneCPU}, {two, &twoT, &twoCPU}} {
+			cpu0 := procCPU(b, run.p.cmd.Process.Pid)
+			*run.d = append(*run.d, cycle(b, run.p, "procs", doc))
+			*run.cpu += procCPU(b, run.p.cmd.Process.Pid) - cpu0
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(p50(oneT).Microseconds()), "1p-p50-µs")
+	b.ReportMetric(float64(p50(twoT).Microseconds()), "2p-p50-µs")
+	b.ReportMetric(float64(oneCPU.Microseconds())/float64(b.N), "1p-cpu-µs/cycle")
+	b.ReportMetric(float64(twoCPU.Microseconds())/float64(b.N), "2p-cpu-µs/cycle")
 }
 
 // procCPU is the user+system CPU time pid has used, from /proc/<pid>/stat
