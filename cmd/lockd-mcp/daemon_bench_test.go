@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -35,6 +36,11 @@ func cycle(b *testing.B, p *mcpProc, key, doc string) time.Duration {
 // the daemon path itself from the cost of durable commits, and
 // serve-mem/inproc-mem measures the process boundary alone (a separate
 // serve process on mem:// over a unix socket).
+//
+// Each round also times a bare fdatasync of a small append in the
+// daemon's data directory. The daemon cycle makes one release durable, so
+// it cannot beat serve-mem plus that fsync: floor = (serve-mem + fsync) /
+// inproc-mem is the lowest daemon/mem ratio this machine allows.
 func BenchmarkDaemonCycle(b *testing.B) {
 	l := daemonHome(b)
 	pd := startMCPHome(b, "bench-daemon", l, nil, "--log-level", "warn")
@@ -56,9 +62,23 @@ func BenchmarkDaemonCycle(b *testing.B) {
 	for _, p := range []*mcpProc{pd, pm, pk, ps} { // warm up: daemon start, pools
 		cycle(b, p, "warm", doc)
 	}
-	var dT, mT, kT, sT []time.Duration
+	probe, err := os.OpenFile(filepath.Join(l.Home, "fsync-probe"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer probe.Close()
+	frame := make([]byte, 1500)
+	var dT, mT, kT, sT, fT []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		if _, err := probe.WriteAt(frame, int64(i%1024)*int64(len(frame))); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := syscall.Fdatasync(int(probe.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		fT = append(fT, time.Since(start))
 		dT = append(dT, cycle(b, pd, "cycle-daemon", doc))
 		mT = append(mT, cycle(b, pm, "cycle-mem", doc))
 		kT = append(kT, cycle(b, pk, "cycle-disk", doc))
@@ -73,6 +93,9 @@ func BenchmarkDaemonCycle(b *testing.B) {
 	b.ReportMetric(float64(d)/float64(k), "daemon/inproc-disk")
 	b.ReportMetric(float64(sm.Microseconds()), "serve-mem-p50-µs")
 	b.ReportMetric(float64(sm)/float64(m), "serve-mem/inproc-mem")
+	fs := p50(fT)
+	b.ReportMetric(float64(fs.Microseconds()), "fdatasync-p50-µs")
+	b.ReportMetric(float64(sm+fs)/float64(m), "floor")
 }
 
 // BenchmarkDaemonColdStart times, with no daemon running, starting a
