@@ -23,6 +23,10 @@
 // appended to the log without waiting for its fsync (storage.Store.Append):
 // the next durable commit covers them, because the log is ordered. On the
 // disk store this leaves one fsync wait per lease cycle instead of three.
+// The exception is a change staged under a txn already recorded as
+// pending: recovery keeps that txn's staged records, so losing the change
+// would quietly revive the one before it, and it is durable before it is
+// acknowledged (stageKey).
 //
 // What a crash can lose is therefore only such steps, and the engine makes
 // the loss loud: a run marker record is durable while the engine runs and

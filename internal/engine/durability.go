@@ -35,6 +35,32 @@ func (e *Engine) appendKey(ctx context.Context, id keyID, rec *keyRecord, free [
 	return nil
 }
 
+// stageKey logs a staged change of rec under txnID. Staged changes are
+// appended without waiting, since the release or decision that publishes
+// them is durable and covers them, with one exception: a txn recorded as
+// pending keeps its staged records through a crash, so a staged change the
+// crash lost would silently give way to the older one before it, and a
+// later commit would publish that. Under a prepared txn the change is
+// therefore durable before it is acknowledged. The flag is checked again
+// after the append: a pending decision written meanwhile may precede the
+// change in the log, and then only a sync covers it.
+func (e *Engine) stageKey(ctx context.Context, id keyID, rec *keyRecord, txnID string, free []storage.BlobRef) error {
+	t := e.txns.get(txnID)
+	if t != nil && t.prepared.Load() {
+		return e.commitKey(ctx, id, rec, free)
+	}
+	if err := e.appendKey(ctx, id, rec, free); err != nil {
+		return err
+	}
+	if t == nil {
+		t = e.txns.get(txnID)
+	}
+	if t != nil && t.prepared.Load() {
+		return e.commit(ctx, storage.Batch{})
+	}
+	return nil
+}
+
 // grantNeedsDurability says whether a grant must be durable before it is
 // acknowledged. A grant on a free key that was granted before may be
 // lost by a crash: recovery then resumes the key's fencing token past it.

@@ -150,7 +150,7 @@ func (e *Engine) stageDocument(ctx context.Context, ent *entry, ref LeaseRef, co
 	}
 	st.State, st.Remove, st.Blob, st.ETag = true, false, doc.ref, doc.etag
 	nr.Staged = st
-	err := e.appendKey(ctx, ent.id, &nr, free)
+	err := e.stageKey(ctx, ent.id, &nr, st.TxnID, free)
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -398,7 +398,7 @@ func (e *Engine) SetMetadata(ctx context.Context, ref LeaseRef, cond WriteCondit
 	h := hidden
 	st.Hidden = &h
 	nr.Staged = st
-	err := e.appendKey(ctx, ent.id, &nr, nil)
+	err := e.stageKey(ctx, ent.id, &nr, st.TxnID, nil)
 	if err != nil {
 		return 0, api.MetadataAttributes{}, err
 	}
@@ -434,7 +434,7 @@ func (e *Engine) Remove(ctx context.Context, ref LeaseRef, cond WriteConditions)
 	}
 	st.State, st.Remove, st.Blob, st.ETag = false, true, storage.BlobRef{}, ""
 	nr.Staged = st
-	err := e.appendKey(ctx, ent.id, &nr, free)
+	err := e.stageKey(ctx, ent.id, &nr, st.TxnID, free)
 	if err != nil {
 		return false, 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockd-mcp/lockd-mcp/api"
@@ -26,6 +27,11 @@ type txn struct {
 	decided  int64   // unix second of the commit/rollback decision
 	recorded bool    // a durable .txns record exists
 	timer    *time.Timer
+	// prepared is set before a pending decision is written (and at load
+	// for a recorded txn) and never cleared: staged changes logged after
+	// it must be durable before they are acknowledged (stageKey). It is
+	// read under entry locks, which may not take mu.
+	prepared atomic.Bool
 }
 
 func (t *txn) addName(id keyID) {
@@ -148,6 +154,7 @@ func (tt *txnTable) restore(id string, rec txnRecord) *txn {
 	t := tt.getOrCreate(id)
 	t.mu.Lock()
 	t.state, t.expires, t.decided, t.recorded, t.explicit = rec.State, rec.Expires, rec.Decided, true, true
+	t.prepared.Store(true)
 	for _, p := range rec.Participants {
 		t.addName(keyID{p[0], p[1]})
 	}
@@ -381,6 +388,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest, defaultNS string
 	for _, id := range add {
 		t.addName(id)
 	}
+	t.prepared.Store(true)
 	r, err := txnRecordFor(t)
 	if err == nil {
 		err = e.commit(ctx, storage.Batch{Puts: []storage.Record{r}})
