@@ -42,6 +42,7 @@
 // the default and larger values are clamped, so no TTL is invalid);
 // throttled, node_passive, tc_* (no QRF, HA or TC cluster);
 // staged_state_missing only if a staged blob vanished from the store.
-// /v1/mutate applies mutations in memory, so context_canceled (408) is not
-// produced; a cancelled request gets 409 waiting like every handler.
+// context_canceled (408) is not produced either: a cancelled /v1/mutate,
+// which streams the document through lql.MutateStream, gets 409 waiting
+// like every handler.
 package server

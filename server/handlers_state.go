@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -246,8 +247,9 @@ func (s *server) handleMutate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, api.ErrCodeInvalidMutations, err.Error())
 		return
 	}
-	res, stats, err := s.eng.Mutate(r.Context(), ref, cond, s.cfg.JSONMaxBytes, func(doc map[string]any) error {
-		return lql.ApplyMutations(doc, muts)
+	res, stats, err := s.eng.Mutate(r.Context(), ref, cond, s.cfg.JSONMaxBytes, func(ctx context.Context, cur io.Reader, out io.Writer) error {
+		_, err := lql.MutateStream(ctx, cur, out, muts, lql.MutateOptions{Mode: lql.MutateSingleObject})
+		return err
 	})
 	if err != nil {
 		s.writeError(w, r, err)

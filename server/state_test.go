@@ -268,6 +268,17 @@ func TestMutate(t *testing.T) {
 	wantStatus(t, ts.post("/v1/mutate"+l.q(), `{"mutations":["/a=1"],"x":1}`, l.hdr()), 400, "invalid_body")
 	wantStatus(t, ts.post("/v1/mutate"+l.q(), `{"mutations":["file:/f=/etc/passwd"]}`, l.hdr()), 400, "invalid_mutations")
 	wantStatus(t, ts.post("/v1/mutate"+l.q(), `{"mutations":["/a=1"]}`, map[string]string{"X-Lease-ID": l.LeaseID, "X-Txn-ID": l.TxnID}), 400, "missing_fencing_token")
+	// A failed mutation stages nothing.
+	wantStatus(t, ts.post("/v1/mutate"+l.q(), `{"mutations":["/msg=+1"]}`, l.hdr()), 400, "invalid_mutations")
+	if g := ts.post("/v1/get"+l.q(), nil, l.hdr()); string(g.Body) != `{"counter":2,"msg":"hello","tags":{"a":"x"}}` {
+		t.Fatalf("after a failed mutate: %s", g.Body)
+	}
+	// Mutations need an object at the root.
+	ts.update(l, `[1,2]`)
+	if r := ts.post("/v1/mutate"+l.q(), `{"mutations":["/a=1"]}`, l.hdr()); !strings.Contains(string(r.Body), "replace it with /v1/update") {
+		wantStatus(t, r, 400, "invalid_mutations")
+		t.Fatalf("mutate of an array: %s", r.Body)
+	}
 	// A fresh key mutates {}.
 	l2 := ts.acquire("default", "mu2", nil)
 	r = ts.post("/v1/mutate?key=mu2", `{"namespace":"default","mutations":["/n=+5"]}`, l2.hdr())
@@ -275,6 +286,19 @@ func TestMutate(t *testing.T) {
 	ts.release(l2, false)
 	if g := ts.publicGet("default", "mu2"); string(g.Body) != `{"n":5}` {
 		t.Fatalf("mutate of empty doc: %s", g.Body)
+	}
+}
+
+func TestMutateTooLarge(t *testing.T) {
+	ts := startTCP(t, Config{JSONMaxBytes: 256})
+	l := ts.acquire("default", "mu", nil)
+	ts.update(l, `{"a":"`+strings.Repeat("x", 232)+`"}`)
+	r := ts.post("/v1/mutate"+l.q(), `{"mutations":["/b=`+strings.Repeat("y", 30)+`"]}`, l.hdr())
+	wantStatus(t, r, 413, "document_too_large")
+	// Exactly at the limit is allowed: {"a":"x…"} is 240 bytes, ,"b":"yyyyyyyyy" adds 16.
+	wantStatus(t, ts.post("/v1/mutate"+l.q(), `{"mutations":["/b=yyyyyyyyy"]}`, l.hdr()), 200, "")
+	if g := ts.post("/v1/get"+l.q(), nil, l.hdr()); len(g.Body) != 256 {
+		t.Fatalf("document at the limit: %d bytes %s", len(g.Body), g.Body)
 	}
 }
 
