@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/internal/heapwatch"
 )
 
 const benchSelector = `/status="open",/progress>=10,icontains{field=/notes/body,value=renewal}`
@@ -126,45 +126,6 @@ func BenchmarkQueryStream100MiB(b *testing.B) {
 	}
 }
 
-// heapSampler records the peak of HeapInuse above a baseline.
-type heapSampler struct {
-	base, peak atomic.Uint64
-	stop       chan struct{}
-	done       chan struct{}
-}
-
-func startHeapSampler() *heapSampler {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	h.base.Store(ms.HeapInuse)
-	h.peak.Store(ms.HeapInuse)
-	go func() {
-		defer close(h.done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-h.stop:
-				return
-			case <-t.C:
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > h.peak.Load() {
-					h.peak.Store(ms.HeapInuse)
-				}
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapSampler) growthMiB() float64 {
-	close(h.stop)
-	<-h.done
-	return float64(h.peak.Load()-h.base.Load()) / (1 << 20)
-}
-
 func BenchmarkMutateStream1GiB(b *testing.B) {
 	muts, err := ParseMutations([]string{
 		"/status=done", "/counter++", "time:/updated=NOW", "/notes{/body=renewed,rm:/legacy}", "/items[]/qty=+1",
@@ -176,12 +137,12 @@ func BenchmarkMutateStream1GiB(b *testing.B) {
 	b.SetBytes(size)
 	var worst float64
 	for b.Loop() {
-		h := startHeapSampler()
+		h := heapwatch.Start()
 		res, err := MutateStream(context.Background(), newDocGenerator(1<<30), io.Discard, muts, MutateOptions{Mode: MutateSingleObject})
 		if err != nil || res.Candidates != 1 {
 			b.Fatalf("%+v %v", res, err)
 		}
-		worst = max(worst, h.growthMiB())
+		worst = max(worst, h.StopMiB())
 	}
 	b.ReportMetric(worst, "peak-heap-MiB")
 }

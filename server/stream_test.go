@@ -4,13 +4,11 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/internal/heapwatch"
 )
 
 // docReader generates a whitespace-rich JSON object of about n bytes
@@ -50,28 +48,11 @@ func (d *docReader) Read(p []byte) (int, error) {
 // into the disk store and checks the heap never holds more than a fraction
 // of it: the body is validated, compacted and hashed on the fly.
 func TestUpdateMemoryStaysFlat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams 64 MiB")
-	}
-	const size = 64 << 20
-	ts := startTCP(t, Config{Store: "disk://" + filepath.Join(t.TempDir(), "data"), JSONMaxBytes: 2 * size})
-	l := ts.acquire("default", "huge", nil)
-	heap := watchHeap()
-	req, _ := http.NewRequest("POST", ts.base+"/v1/update"+l.q(), &docReader{n: size})
-	for k, v := range l.hdr() {
-		req.Header.Set(k, v)
-	}
-	res, err := ts.client.Do(req)
-	grew := heap.stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("update: %d %s", res.StatusCode, body)
-	}
-	checkHeapGrowth(t, grew, size)
+	ts, l := hugeServer(t)
+	heap := heapwatch.Start()
+	uploadHuge(t, ts, l)
+	grew := heap.Stop()
+	checkHeapGrowth(t, grew, hugeSize)
 	ts.release(l, false)
 	g, err := ts.client.Post(ts.base+"/v1/get?key=huge&public=1", "", nil)
 	if err != nil {
@@ -79,7 +60,7 @@ func TestUpdateMemoryStaysFlat(t *testing.T) {
 	}
 	n, _ := io.Copy(io.Discard, g.Body)
 	g.Body.Close()
-	if g.StatusCode != 200 || n < size/2 {
+	if g.StatusCode != 200 || n < hugeSize/2 {
 		t.Fatalf("get: %d, %d bytes", g.StatusCode, n)
 	}
 }
@@ -88,27 +69,14 @@ func TestUpdateMemoryStaysFlat(t *testing.T) {
 // current document streams through the mutation into the new blob, so the
 // heap holds neither of them.
 func TestMutateMemoryStaysFlat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams 64 MiB")
-	}
-	const size = 64 << 20
-	ts := startTCP(t, Config{Store: "disk://" + filepath.Join(t.TempDir(), "data"), JSONMaxBytes: 2 * size})
-	l := ts.acquire("default", "huge", nil)
-	req, _ := http.NewRequest("POST", ts.base+"/v1/update"+l.q(), &docReader{n: size})
-	for k, v := range l.hdr() {
-		req.Header.Set(k, v)
-	}
-	res, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	heap := watchHeap()
+	ts, l := hugeServer(t)
+	uploadHuge(t, ts, l)
+	heap := heapwatch.Start()
 	r := ts.post("/v1/mutate"+l.q(), `{"mutations":["/zz/count=+1","/member________________________________________=gone"]}`, l.hdr())
-	checkHeapGrowth(t, heap.stop(), size)
+	checkHeapGrowth(t, heap.Stop(), hugeSize)
 	wantStatus(t, r, 200, "")
-	if read, _ := strconv.ParseInt(r.Header.Get("X-Lockd-Mutate-Bytes-Read"), 10, 64); read < size/2 {
-		t.Fatalf("mutate read %d bytes of a %d MiB document", read, size>>20)
+	if read, _ := strconv.ParseInt(r.Header.Get("X-Lockd-Mutate-Bytes-Read"), 10, 64); read < hugeSize/2 {
+		t.Fatalf("mutate read %d bytes of a %d MiB document", read, hugeSize>>20)
 	}
 	g := ts.post("/v1/get"+l.q(), nil, l.hdr())
 	if !strings.HasPrefix(string(g.Body), `{"member________________________________________":"gone",`) || !strings.HasSuffix(string(g.Body), `,"zz":{"count":1}}`) {
@@ -116,46 +84,41 @@ func TestMutateMemoryStaysFlat(t *testing.T) {
 	}
 }
 
-// heapWatch samples the heap in use until stop, which returns the most it
-// grew over the level at the start.
-type heapWatch struct {
-	base uint64
-	peak atomic.Uint64
-	done chan struct{}
-	wg   sync.WaitGroup
+// hugeSize is the document the memory tests stream.
+const hugeSize = 64 << 20
+
+// hugeServer starts a disk-backed server that takes hugeSize documents and
+// holds a lease on the key "huge".
+func hugeServer(t *testing.T) (*testServer, lease) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("streams 64 MiB")
+	}
+	ts := startTCP(t, Config{Store: "disk://" + filepath.Join(t.TempDir(), "data"), JSONMaxBytes: 2 * hugeSize})
+	return ts, ts.acquire("default", "huge", nil)
 }
 
-func watchHeap() *heapWatch {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	h := &heapWatch{base: ms.HeapInuse, done: make(chan struct{})}
-	h.wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			select {
-			case <-h.done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > h.peak.Load() {
-				h.peak.Store(ms.HeapInuse)
-			}
-		}
-	})
-	return h
-}
-
-func (h *heapWatch) stop() int64 {
-	close(h.done)
-	h.wg.Wait()
-	return int64(h.peak.Load()) - int64(h.base)
+// uploadHuge streams a generated hugeSize document through /v1/update.
+func uploadHuge(t *testing.T, ts *testServer, l lease) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.base+"/v1/update"+l.q(), &docReader{n: hugeSize})
+	for k, v := range l.hdr() {
+		req.Header.Set(k, v)
+	}
+	res, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("update: %d %s", res.StatusCode, body)
+	}
 }
 
 // checkHeapGrowth fails when the heap grew by half of a size-byte document.
-// HeapInuse counts garbage not yet collected, which GC pacing and other
-// tests make noisy; half the document still catches any buffering of it.
+// The heap counts garbage not yet swept, which GC pacing and other tests
+// make noisy; half the document still catches any buffering of it.
 func checkHeapGrowth(t *testing.T, grew, size int64) {
 	t.Helper()
 	if grew > size/2 {

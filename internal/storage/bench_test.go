@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lockd-mcp/lockd-mcp/internal/heapwatch"
 )
 
 // BenchmarkCommit measures the store's share of a lease cycle: write a 1 KiB
@@ -94,41 +95,6 @@ func (g *genReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// heapSampler records the peak of live heap objects while it runs.
-type heapSampler struct {
-	stop chan struct{}
-	done chan struct{}
-	peak uint64
-}
-
-func heapObjects() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-func startHeapSampler() *heapSampler {
-	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{}), peak: heapObjects()}
-	go func() {
-		defer close(h.done)
-		for {
-			select {
-			case <-h.stop:
-				return
-			case <-time.After(time.Millisecond):
-				h.peak = max(h.peak, heapObjects())
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapSampler) Stop() uint64 {
-	close(h.stop)
-	<-h.done
-	return max(h.peak, heapObjects())
-}
-
 // BenchmarkWriteBlobLarge streams a 256 MiB generated body into the disk
 // store and reports the peak growth of the live heap during the write.
 func BenchmarkWriteBlobLarge(b *testing.B) {
@@ -138,18 +104,15 @@ func BenchmarkWriteBlobLarge(b *testing.B) {
 	ctx := context.Background()
 	src := pattern(7, 64<<10)
 	b.SetBytes(size)
-	var peak uint64
+	var peak int64
 	b.ResetTimer()
 	for range b.N {
-		runtime.GC()
-		base := heapObjects()
-		h := startHeapSampler()
+		h := heapwatch.Start()
 		ref, err := d.WriteBlob(ctx, &genReader{n: size, buf: src})
-		p := h.Stop()
+		peak = max(peak, h.Stop())
 		if err != nil || ref.Size != size {
 			b.Fatalf("WriteBlob: %v (size %d)", err, ref.Size)
 		}
-		peak = max(peak, p-min(p, base))
 		b.StopTimer()
 		if err := d.Commit(ctx, Batch{Free: []BlobRef{ref}}); err != nil {
 			b.Fatal(err)
