@@ -160,6 +160,36 @@ func BenchmarkQueryHTTP(b *testing.B) {
 		}
 		b.ReportMetric(float64(scanned)/time.Since(t0).Seconds(), "docs/s")
 	})
+	b.Run("scan-pages", func(b *testing.B) {
+		// Every document matches, so each page of 100 is one step of the
+		// cursor: paging through the namespace must cost about one scan,
+		// not one scan per page.
+		t0 := time.Now()
+		pages, seen := 0, 0
+		for cursor := ""; ; pages++ {
+			req, _ := json.Marshal(map[string]any{"selector": map[string]any{"icontains": map[string]any{"field": "/id", "value": "doc-"}}, "cursor": cursor})
+			body, _, st, err := c.call("POST", "/v1/query?namespace=qbench&engine=scan&limit=100", req, nil)
+			if err != nil || st != 200 {
+				b.Fatalf("scan page: %d %s %v", st, body, err)
+			}
+			var page struct {
+				Keys   []string `json:"keys"`
+				Cursor string   `json:"cursor"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil {
+				b.Fatal(err)
+			}
+			seen += len(page.Keys)
+			if cursor = page.Cursor; cursor == "" {
+				break
+			}
+		}
+		if seen != n {
+			b.Fatalf("paged through %d of %d documents", seen, n)
+		}
+		b.ReportMetric(float64(seen)/time.Since(t0).Seconds(), "docs/s")
+		b.ReportMetric(float64(pages), "pages")
+	})
 }
 
 // BenchmarkCycleChangingDoc is the cycle benchmark (8 workers, acquire →

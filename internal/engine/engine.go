@@ -65,6 +65,7 @@ type Engine struct {
 	seed  maphash.Seed
 
 	shards [numShards]shard
+	order  keyOrder
 	txns   txnTable
 	nsconf nsConfigs
 	query  queryState
@@ -286,6 +287,7 @@ func (e *Engine) entry(id keyID, create bool) *entry {
 	if ent = s.m[id]; ent == nil {
 		ent = &entry{id: id}
 		s.m[id] = ent
+		e.order.add(ent)
 	}
 	return ent
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 
@@ -203,39 +202,19 @@ func (s engineSource) doc(ent *entry) (query.Doc, bool) {
 // a commit between the listing and the read is read again from the newer
 // record.
 func (s engineSource) Scan(ctx context.Context, ns, after string, fn func(query.Doc) error) error {
-	var ents []*entry
-	for i := range s.e.shards {
-		sh := &s.e.shards[i]
-		sh.mu.RLock()
-		for id, ent := range sh.m {
-			if id.ns == ns && id.key > after {
-				ents = append(ents, ent)
-			}
-		}
-		sh.mu.RUnlock()
-	}
-	slices.SortFunc(ents, func(a, b *entry) int {
-		switch {
-		case a.id.key < b.id.key:
-			return -1
-		case a.id.key > b.id.key:
-			return 1
-		}
-		return 0
-	})
-	for _, ent := range ents {
-		if err := ctx.Err(); err != nil {
-			return err
+	var err error
+	s.e.order.each(ns, after, func(ent *entry) bool {
+		if err = ctx.Err(); err != nil {
+			return false
 		}
 		d, ok := s.doc(ent)
 		if !ok {
-			continue
+			return true
 		}
-		if err := fn(s.retrying(ent, d)); err != nil {
-			return err
-		}
-	}
-	return nil
+		err = fn(s.retrying(ent, d))
+		return err == nil
+	})
+	return err
 }
 
 // retrying makes d.Open fall back to the key's newer record when the blob
