@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 
@@ -98,8 +99,9 @@ type QueryRow struct {
 	Document json.RawMessage `json:"document"`
 }
 
-// QueryStreamResult is one page of documents. truncated means the rows did
-// not fit the inline limit: use a smaller limit or output_path.
+// QueryStreamResult is one page of documents. truncated means the page was
+// cut short to fit the inline limit; cursor still continues right after the
+// last row returned, so paging loses nothing.
 type QueryStreamResult struct {
 	Namespace             string            `json:"namespace"`
 	Rows                  []QueryRow        `json:"rows"`
@@ -125,62 +127,108 @@ type ndjsonRow struct {
 
 func queryStream(ctx context.Context, d *Deps, a QueryStreamArgs) (QueryStreamResult, error) {
 	ns := d.ns(a.Namespace)
-	var out *os.File
 	if a.OutputPath != "" {
-		path, err := d.Roots.WritePath("output_path", a.OutputPath)
-		if err != nil {
-			return QueryStreamResult{}, err
-		}
-		if out, err = os.Create(path); err != nil {
-			return QueryStreamResult{}, failf("argument output_path: %v", err)
-		}
-		defer out.Close()
-		a.OutputPath = path
+		return queryToFile(ctx, d, a, ns)
 	}
+	// Cursors are opaque (a real lockd makes its own), so a page cut short
+	// cannot be resumed from its last row with the server's cursor, which
+	// points past the rows that were dropped. The page is asked for again
+	// with the limit set to the rows that fit: the server then hands back a
+	// cursor that resumes exactly after them. A page that still overflows
+	// (documents grew meanwhile) shrinks again.
+	for shrunk := false; ; shrunk = true {
+		res, full, err := queryInline(ctx, d, a.QueryArgs, ns)
+		if err != nil {
+			return res, err
+		}
+		if !full {
+			res.Truncated = shrunk
+			return res, nil
+		}
+		if len(res.Rows) == 0 {
+			return QueryStreamResult{}, failf("the next matching document is larger than the inline limit of %d bytes; pass output_path to write the rows to a file", d.Config.InlineMaxBytes)
+		}
+		a.Limit = len(res.Rows)
+	}
+}
+
+// errInlineFull stops reading rows once the inline budget is spent.
+var errInlineFull = errors.New("inline limit reached")
+
+// queryInline reads one page of documents into the result, up to the inline
+// limit. full reports that a row did not fit: the rows returned are
+// complete, the result's cursor is not usable.
+func queryInline(ctx context.Context, d *Deps, a QueryArgs, ns string) (res QueryStreamResult, full bool, err error) {
 	resp, err := d.Client.Query(ctx, append(a.options(ns), client.WithQueryReturnDocuments())...)
 	if err != nil {
-		return QueryStreamResult{}, err
+		return QueryStreamResult{}, false, err
 	}
 	defer resp.Close()
-	res := QueryStreamResult{Namespace: ns, Rows: []QueryRow{}, OutputPath: a.OutputPath}
-	var w *bufio.Writer
-	var cw *countingWriter
-	if out != nil {
-		cw = &countingWriter{w: out}
-		w = bufio.NewWriterSize(cw, 64<<10)
-	}
+	res = QueryStreamResult{Namespace: ns, Rows: []QueryRow{}}
 	var inline int64
 	err = resp.ForEach(func(row client.QueryRow) error {
 		doc, err := readDocument(row)
 		if err != nil {
 			return err
 		}
-		res.RowCount++
-		if w != nil {
-			line, err := json.Marshal(ndjsonRow{Namespace: row.Namespace, Key: row.Key, Version: row.Version, Document: doc})
-			if err != nil {
-				return err
-			}
-			_, err = w.Write(append(line, '\n'))
-			return err
-		}
 		inline += int64(len(doc) + len(row.Key))
 		if inline > d.Config.InlineMaxBytes {
-			res.Truncated = true
-			return nil
+			return errInlineFull
 		}
 		res.Rows = append(res.Rows, QueryRow{Key: row.Key, Version: row.Version, Document: doc})
 		return nil
 	})
+	switch {
+	case errors.Is(err, errInlineFull):
+		full = true
+	case err != nil:
+		return QueryStreamResult{}, false, err
+	default:
+		res.Cursor, res.IndexSeq, res.Metadata = resp.Cursor, resp.IndexSeq, resp.Metadata
+	}
+	res.RowCount = len(res.Rows)
+	return res, full, nil
+}
+
+// queryToFile writes one page of documents to output_path as NDJSON.
+func queryToFile(ctx context.Context, d *Deps, a QueryStreamArgs, ns string) (QueryStreamResult, error) {
+	path, err := d.Roots.WritePath("output_path", a.OutputPath)
 	if err != nil {
 		return QueryStreamResult{}, err
 	}
-	if w != nil {
-		if err := w.Flush(); err != nil {
-			return QueryStreamResult{}, failf("writing output_path: %v", err)
-		}
-		res.BytesWritten = cw.n
+	out, err := os.Create(path)
+	if err != nil {
+		return QueryStreamResult{}, failf("argument output_path: %v", err)
 	}
+	defer out.Close()
+	resp, err := d.Client.Query(ctx, append(a.options(ns), client.WithQueryReturnDocuments())...)
+	if err != nil {
+		return QueryStreamResult{}, err
+	}
+	defer resp.Close()
+	res := QueryStreamResult{Namespace: ns, Rows: []QueryRow{}, OutputPath: path}
+	cw := &countingWriter{w: out}
+	w := bufio.NewWriterSize(cw, 64<<10)
+	err = resp.ForEach(func(row client.QueryRow) error {
+		doc, err := readDocument(row)
+		if err != nil {
+			return err
+		}
+		res.RowCount++
+		line, err := json.Marshal(ndjsonRow{Namespace: row.Namespace, Key: row.Key, Version: row.Version, Document: doc})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(line, '\n'))
+		return err
+	})
+	if err != nil {
+		return QueryStreamResult{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return QueryStreamResult{}, failf("writing output_path: %v", err)
+	}
+	res.BytesWritten = cw.n
 	res.Cursor, res.IndexSeq, res.Metadata = resp.Cursor, resp.IndexSeq, resp.Metadata
 	return res, nil
 }
