@@ -41,6 +41,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		tlsKey     = fs.String("tls-key", "", "server private key (PEM)")
 		tlsCA      = fs.String("tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS")
 		bundle     = fs.String("bundle", "", "server bundle from `lockd-mcp certs init` (cert, key, CA): TLS with client certificates required")
+		noMTLS     = fs.Bool("disable-mtls", false, "on tcp, serve without client certificates: plain HTTP, or TLS only with --tls-cert/--tls-key")
 		idleExit   = fs.Duration("idle-exit", 0, "stop after this long with no open connection and no live lease (0: never)")
 		noIndex    = fs.Bool("disable-index", false, "turn the query index off: commits skip indexing, queries can only scan")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -81,17 +82,17 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 		DisableIndex:     *noIndex,
 		Logger:           log,
 	}
+	socket, onUnix := strings.CutPrefix(*listen, "unix://")
+	if err := checkTransportSecurity(onUnix, tlsFlags{bundle: *bundle, cert: *tlsCert, key: *tlsKey, clientCA: *tlsCA, disableMTLS: *noMTLS}); err != nil {
+		return err
+	}
 	if *bundle != "" {
-		if *tlsCert != "" || *tlsCA != "" {
-			return errors.New("--bundle replaces --tls-cert/--tls-key/--tls-client-ca; give one or the other")
-		}
 		tc, err := certs.LoadServerTLS(*bundle)
 		if err != nil {
 			return err
 		}
 		cfg.TLSConfig = tc
 	}
-	socket, onUnix := strings.CutPrefix(*listen, "unix://")
 	if !onUnix && cfg.TLSConfig == nil && *tlsCert == "" && !loopback(*listen) {
 		log.Warn("serving plain HTTP on a non-loopback address: anyone who can reach it can take and release leases; create bundles with `lockd-mcp certs init` and pass --bundle")
 	}
@@ -136,6 +137,39 @@ func runServe(ctx context.Context, args []string, env func(string) string, stder
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// tlsFlags are serve's transport-security flags.
+type tlsFlags struct {
+	bundle, cert, key, clientCA string
+	disableMTLS                 bool
+}
+
+// checkTransportSecurity enforces mTLS by default on TCP: a lease server
+// anyone on the network (or any local user, even on loopback) can reach
+// must ask for client certificates unless the operator says otherwise with
+// --disable-mtls. A unix socket is guarded by its file mode instead.
+func checkTransportSecurity(onUnix bool, f tlsFlags) error {
+	if f.bundle != "" && (f.cert != "" || f.key != "" || f.clientCA != "") {
+		return errors.New("--bundle replaces --tls-cert/--tls-key/--tls-client-ca; give one or the other")
+	}
+	if (f.cert == "") != (f.key == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both")
+	}
+	if f.clientCA != "" && f.cert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key (or use --bundle)")
+	}
+	mtls := f.bundle != "" || f.clientCA != ""
+	switch {
+	case f.disableMTLS && mtls:
+		return errors.New("--disable-mtls contradicts --bundle/--tls-client-ca, which require client certificates: drop one")
+	case onUnix || mtls || f.disableMTLS:
+		return nil
+	case f.cert != "":
+		return errors.New("--tls-cert without --tls-client-ca serves TLS without client certificates: add --tls-client-ca, or --disable-mtls to accept any client")
+	}
+	return errors.New("serve over TCP requires mTLS: create bundles with `lockd-mcp certs init --dir DIR` and pass --bundle DIR/server.pem, " +
+		"listen on unix:///path/lockd.sock, or pass --disable-mtls to serve plain HTTP to anyone who can connect")
 }
 
 // loopback reports whether a host:port listen address is reachable only
