@@ -49,7 +49,10 @@ func newTool[A, R any](name, dotted, desc string, ann Annotations, fn func(ctx c
 			d = d.withRequest(ctx, req)
 			res, err := fn(ctx, d, args)
 			if err != nil {
-				return errorResult(d.explain(ctx, name, err))
+				// A failed call still carries the warnings it collected:
+				// touching a lease consumes its renewal warning, and the
+				// call after a lost lease usually fails.
+				return withWarnings(errorResult(d.explain(ctx, name, err)), d.takeWarnings())
 			}
 			return successResult(res, d.takeWarnings())
 		},
@@ -100,17 +103,21 @@ func errorResult(msg string) *mcp.CallToolResult {
 }
 
 // successResult carries the typed result as structuredContent and, for
-// clients that only read text, the same JSON as text. Warnings (a lost
-// lease renewal) ride along as extra text items so they are never hidden.
+// clients that only read text, the same JSON as text, plus the warnings.
 func successResult(res any, warnings []string) *mcp.CallToolResult {
 	data, err := json.Marshal(res)
 	if err != nil {
 		return errorResult(fmt.Sprintf("internal error: encode result: %v", err))
 	}
-	out := &mcp.CallToolResult{
+	return withWarnings(&mcp.CallToolResult{
 		StructuredContent: json.RawMessage(data),
 		Content:           []mcp.Content{mcp.NewTextContent(string(data))},
-	}
+	}, warnings)
+}
+
+// withWarnings appends warnings (a lost lease renewal) to a result as extra
+// text items, so they are never hidden.
+func withWarnings(out *mcp.CallToolResult, warnings []string) *mcp.CallToolResult {
 	for _, w := range warnings {
 		out.Content = append(out.Content, mcp.NewTextContent("warning: "+w))
 	}

@@ -51,7 +51,36 @@ type LeaseManager struct {
 type sessionLease struct {
 	info     LeaseInfo
 	reported bool // the current renewal failure was shown in a tool result
-	stop     context.CancelFunc
+	// lastErr is the last renewal error as returned, without the time
+	// RenewalError adds, so a retry failing the same way is not news.
+	lastErr string
+	// stop ends the background renewer (nil without auto_keepalive),
+	// unwatch the watcher of the SDK session.
+	stop, unwatch context.CancelFunc
+}
+
+// recordFailure notes a failed renewal or, with lost, the loss of the
+// lease. A warning is due when the failure is news: the first one, a
+// different error than the last, or the loss. A loss is final.
+func (l *sessionLease) recordFailure(err error, lost bool) {
+	if l.info.Lost {
+		return
+	}
+	if !l.info.RenewalFailed || l.lastErr != err.Error() || lost {
+		l.reported = false
+	}
+	l.lastErr = err.Error()
+	l.info.RenewalFailed = true
+	l.info.RenewalError = fmt.Sprintf("%s at %s", err.Error(), time.Now().UTC().Format(time.RFC3339))
+	l.info.Lost = lost
+}
+
+// SessionEnd is the part of a *client.LeaseSession the manager watches:
+// the SDK ends a session on its own, e.g. releasing it with rollback when
+// the granting server announces its shutdown (drain-aware shutdown).
+type SessionEnd interface {
+	Done() <-chan struct{}
+	Err() error
 }
 
 // NewLeaseManager returns an empty manager.
@@ -69,15 +98,16 @@ func renewInterval(ttl time.Duration) time.Duration {
 }
 
 // Track starts tracking a granted lease and, with auto, renews it every
-// renewInterval(ttl) until Forget or Close.
-func (m *LeaseManager) Track(info LeaseInfo) error {
+// renewInterval(ttl) until Forget or Close. sess, when not nil, is the SDK
+// session of the grant: if the SDK ends it as lost, so is the lease here.
+func (m *LeaseManager) Track(info LeaseInfo, sess SessionEnd) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("lease manager is shut down")
 	}
-	if old, ok := m.leases[info.LeaseID]; ok && old.stop != nil {
-		old.stop()
+	if old, ok := m.leases[info.LeaseID]; ok {
+		old.end()
 	}
 	l := &sessionLease{info: info}
 	if info.AutoKeepalive {
@@ -86,8 +116,53 @@ func (m *LeaseManager) Track(info LeaseInfo) error {
 		m.wg.Add(1)
 		go m.keepalive(ctx, info)
 	}
+	if sess != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		l.unwatch = cancel
+		m.wg.Add(1)
+		go m.watch(ctx, info, sess)
+	}
 	m.leases[info.LeaseID] = l
 	return nil
+}
+
+// end stops the renewer and the watcher.
+func (l *sessionLease) end() {
+	if l.stop != nil {
+		l.stop()
+	}
+	if l.unwatch != nil {
+		l.unwatch()
+	}
+}
+
+// watch marks the lease lost when the SDK ends its session with a loss.
+// Without it a drain-aware release (rollback) by the SDK would go unseen:
+// a write acknowledged just before would be undone, and a later
+// lockd_lock_release would find nothing to release and report success.
+func (m *LeaseManager) watch(ctx context.Context, info LeaseInfo, sess SessionEnd) {
+	defer m.wg.Done()
+	select {
+	case <-ctx.Done():
+		return
+	case <-sess.Done():
+	}
+	err := sess.Err()
+	if !errors.Is(err, client.ErrLeaseLost) {
+		return // released through the SDK: not a loss
+	}
+	m.mu.Lock()
+	l, ok := m.leases[info.LeaseID]
+	if ok {
+		l.recordFailure(err, true)
+		if l.stop != nil {
+			l.stop() // nothing left to renew
+		}
+	}
+	m.mu.Unlock()
+	if ok {
+		m.logger.Warn("lease lost", "key", info.Key, "namespace", info.Namespace, "lease_id", info.LeaseID, "err", err)
+	}
 }
 
 func (m *LeaseManager) keepalive(ctx context.Context, info LeaseInfo) {
@@ -114,14 +189,14 @@ func (m *LeaseManager) keepalive(ctx context.Context, info LeaseInfo) {
 		lost := err != nil && (errors.Is(err, client.ErrLeaseLost) || errors.Is(err, client.ErrFencingMismatch))
 		m.mu.Lock()
 		l, ok := m.leases[info.LeaseID]
+		if ok && l.info.Lost {
+			// The watcher saw the SDK end the session meanwhile.
+			m.mu.Unlock()
+			return
+		}
 		if ok {
 			if err != nil {
-				if !l.info.RenewalFailed || l.info.RenewalError != err.Error() {
-					l.reported = false
-				}
-				l.info.RenewalFailed = true
-				l.info.RenewalError = fmt.Sprintf("%s at %s", err.Error(), time.Now().UTC().Format(time.RFC3339))
-				l.info.Lost = lost
+				l.recordFailure(err, lost)
 			} else {
 				l.info.RenewalFailed = false
 				l.info.RenewalError = ""
@@ -178,11 +253,10 @@ func (m *LeaseManager) Warning(leaseID string) string {
 		return ""
 	}
 	l.reported = true
-	state := "may expire"
 	if l.info.Lost {
-		state = "is lost; acquire it again with lockd_lock_acquire"
+		return fmt.Sprintf("lease %s on %s/%s is lost (%s): this session can no longer commit what was staged under it; acquire the key again with lockd_lock_acquire and redo the writes", l.info.LeaseID, l.info.Namespace, l.info.Key, l.info.RenewalError)
 	}
-	return fmt.Sprintf("background renewal of lease %s on %s/%s failed (%s); the lease %s", l.info.LeaseID, l.info.Namespace, l.info.Key, l.info.RenewalError, state)
+	return fmt.Sprintf("background renewal of lease %s on %s/%s failed (%s); the lease may expire", l.info.LeaseID, l.info.Namespace, l.info.Key, l.info.RenewalError)
 }
 
 // Renewed records an explicit keepalive.
@@ -211,9 +285,7 @@ func (m *LeaseManager) Forget(leaseID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l, ok := m.leases[leaseID]; ok {
-		if l.stop != nil {
-			l.stop()
-		}
+		l.end()
 		delete(m.leases, leaseID)
 	}
 }
@@ -242,9 +314,7 @@ func (m *LeaseManager) Close(ctx context.Context) error {
 	m.closed = true
 	leases := make([]LeaseInfo, 0, len(m.leases))
 	for id, l := range m.leases {
-		if l.stop != nil {
-			l.stop()
-		}
+		l.end()
 		leases = append(leases, l.info)
 		delete(m.leases, id)
 	}

@@ -95,7 +95,7 @@ func lockAcquire(ctx context.Context, d *Deps, a AcquireArgs) (AcquireResult, er
 	if err := d.Leases.Track(LeaseInfo{
 		Namespace: g.Namespace, Key: g.Key, LeaseID: g.LeaseID, TxnID: g.TxnID, Owner: g.Owner,
 		FencingToken: g.FencingToken, TTLSeconds: ttl, ExpiresAtUnix: g.ExpiresAt, AutoKeepalive: auto,
-	}); err != nil {
+	}, sess); err != nil {
 		return AcquireResult{}, err
 	}
 	return AcquireResult{
@@ -169,10 +169,18 @@ type ReleaseResult struct {
 func lockRelease(ctx context.Context, d *Deps, a ReleaseArgs) (ReleaseResult, error) {
 	ns := d.ns(a.Namespace)
 	txn := a.TxnID
-	if held, ok := d.Leases.Get(a.LeaseID); ok && txn == "" {
+	held, tracked := d.Leases.Get(a.LeaseID)
+	if tracked && txn == "" {
 		txn = held.TxnID
 	}
 	d.touchLease(a.LeaseID)
+	if tracked && held.Lost {
+		// The SDK may have forgotten the lease already (a drain-aware
+		// release), and would then answer released=true without asking
+		// anyone: say what happened instead.
+		d.Leases.Forget(a.LeaseID)
+		return ReleaseResult{}, &ToolError{Msg: fmt.Sprintf("lease %s on %s/%s was lost before this release (%s): this release committed nothing, and writes staged under the lease were not committed by this session; read the key with lockd_get, acquire it again with lockd_lock_acquire and redo the writes", a.LeaseID, held.Namespace, held.Key, held.RenewalError)}
+	}
 	res, err := d.Client.Release(ctx, api.ReleaseRequest{
 		Namespace: ns, Key: a.Key, LeaseID: a.LeaseID, TxnID: txn, Rollback: a.Rollback,
 	})
