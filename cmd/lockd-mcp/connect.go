@@ -37,9 +37,16 @@ func connectDaemon(ctx context.Context, ns string, env func(string) string, logg
 			log.Warn("lockd-mcp daemon not ready yet; tool calls will retry", "err", err)
 		}
 	}()
+	// The SDK's drain handler would release every session lease with
+	// rollback as soon as a response announces the daemon's shutdown. The
+	// daemon is not a cluster node to fail over from: its disk store keeps
+	// leases and staged writes across a clean stop, and the next call starts
+	// it again. So holders keep their leases through a `daemon stop` (or a
+	// replacement by a newer version): they may finish during the drain, as
+	// documented, and carry on afterwards.
 	dial := func(ns string) (*client.Client, error) {
 		return client.New(layout.URL(), client.WithHTTPClient(hc), client.WithDisableMTLS(true),
-			client.WithDefaultNamespace(ns), client.WithLogger(logger))
+			client.WithDefaultNamespace(ns), client.WithLogger(logger), client.WithDrainAwareShutdown(false))
 	}
 	return newConnection(dial, ns, "daemon: shared local daemon "+layout.URL()+", store "+layout.Store(), tr.CloseIdleConnections)
 }

@@ -25,6 +25,9 @@ no live lease.
   start                  start it now (normally not needed)
   stop [--drain 10s]     drain (lease holders may finish) and exit
   logs [-f]              print the daemon log; -f follows it
+
+A clean stop keeps leases and staged writes in the store: a lockd-mcp still
+running starts the daemon again on its next call, and its leases carry on.
 `
 
 // runDaemon manages the shared local daemon of $LOCKD_MCP_HOME.
