@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -183,6 +184,59 @@ func BenchmarkApplyChangingDoc(b *testing.B) {
 		if i%8 == 7 {
 			if _, err := ix.Flush(ctx); err != nil {
 				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkCandidates prices one page's candidates on 100,000 keys, by
+// collecting every candidate (collect) or walking the key order (walk),
+// for selectors of 1/k of the keys: "/r<k>=0" picks keys at random,
+// "/c<k>=1" the first 1/k of the key range (the cursor sits before it) and
+// "/c<k>=<k-1>" its last 1/k (the walk crosses every key first). This is
+// what defaultWalkMin and the walk's budget are set from.
+func BenchmarkCandidates(b *testing.B) {
+	const n = 100_000
+	ks := []int{2, 8, 16, 32, 64, 128, 512}
+	ix := NewIndex()
+	r := rand.New(rand.NewPCG(4, 4))
+	var seq uint64
+	for i := range n {
+		var doc strings.Builder
+		doc.WriteString("{")
+		for j, k := range ks {
+			if j > 0 {
+				doc.WriteString(",")
+			}
+			fmt.Fprintf(&doc, `"r%d":%d,"c%d":%d`, k, r.IntN(k), k, i*k/n)
+		}
+		doc.WriteString("}")
+		seq = ix.Submit(Change{Key: fmt.Sprintf("key-%07d", i), Version: 1, Doc: []byte(doc.String())})
+	}
+	if err := ix.WaitFor(context.Background(), seq); err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range ks {
+		for _, q := range []struct{ name, expr string }{
+			{"random", fmt.Sprintf("/r%d=0", k)},
+			{"first", fmt.Sprintf("/c%d=0", k)},
+			{"last", fmt.Sprintf("/c%d=%d", k, k-1)},
+		} {
+			sel := lql.Simplify(mustSel(b, q.expr))
+			for _, mode := range []struct {
+				name    string
+				walkMin int
+			}{{"collect", math.MaxInt}, {"walk", 0}} {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", q.name, n/k, mode.name), func(b *testing.B) {
+					ix.walkMin = mode.walkMin
+					defer func() { ix.walkMin = defaultWalkMin }()
+					for b.Loop() {
+						h, _ := ix.candidates(&sel, "", 126)
+						for range min(100, len(h)) {
+							_, h = popMin(h)
+						}
+					}
+				})
 			}
 		}
 	}

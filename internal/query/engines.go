@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/lockd-mcp/lockd-mcp/lql"
@@ -18,12 +19,41 @@ type candidate struct {
 	sure    bool
 }
 
-// candidates computes, under the read lock, every key after `after` that
-// may match sel, as a min-heap by key. sel must be simplified.
-func (ix *Index) candidates(sel *lql.Selector, after string) []candidate {
+// defaultWalkMin is the fewest candidates for which candidates walks the
+// key order: below it, collecting them all costs less than the walk's
+// fixed part (sorting the tail of the key order, a binary search), and
+// selective queries keep their single pass over the posting bitmaps.
+const defaultWalkMin = 8192
+
+// A walk gives up after visiting n/walkGiveUp keys for n candidates.
+// Visiting a key costs about what collecting a candidate does
+// (BenchmarkCandidates), so a walk that gives up costs at most about a
+// third more than collecting alone; one over randomly placed candidates
+// still completes once n² > walkGiveUp·want·keys.
+const walkGiveUp = 3
+
+// candidates returns, under the read lock, keys after `after` that may
+// match sel, as a min-heap by key. sel must be simplified. A selector with
+// at most ix.walkMin candidates has them all collected; a broader one walks
+// the key order from `after` and stops once it has want candidates, saying
+// so with partial: a page then costs about the keys it returns, not every
+// key left after its cursor.
+func (ix *Index) candidates(sel *lql.Selector, after string, want int) (h []candidate, partial bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	var yes, maybe *bitmap
+	yes, maybe := ix.selectLocked(sel)
+	n := yes.card() + maybe.card()
+	if n <= ix.walkMin {
+		out := ix.collectLocked(yes, maybe, after, make([]candidate, 0, n))
+		heapify(out)
+		return out, false
+	}
+	return ix.walkLocked(yes, maybe, after, want, n)
+}
+
+// selectLocked evaluates sel into the keys the index says match (yes) and
+// those the matcher must verify (maybe), hidden keys left out.
+func (ix *Index) selectLocked(sel *lql.Selector) (yes, maybe *bitmap) {
 	if sel.IsEmpty() {
 		// The empty selector lists everything, objects or not (the
 		// streaming semantics lockd uses, spec §2.1).
@@ -36,7 +66,12 @@ func (ix *Index) candidates(sel *lql.Selector, after string) []candidate {
 	}
 	yes = andNot(yes, ix.hidden)
 	maybe = andNot(andNot(maybe, ix.hidden), yes)
-	out := make([]candidate, 0, yes.card()+maybe.card())
+	return yes, maybe
+}
+
+// collectLocked appends to out every candidate of yes and maybe after
+// `after`, in no particular order.
+func (ix *Index) collectLocked(yes, maybe *bitmap, after string, out []candidate) []candidate {
 	collect := func(b *bitmap, sure bool) {
 		b.each(func(id uint32) bool {
 			if d := &ix.docs[id]; d.key > after {
@@ -47,8 +82,45 @@ func (ix *Index) candidates(sel *lql.Selector, after string) []candidate {
 	}
 	collect(yes, true)
 	collect(maybe, false)
-	heapify(out)
 	return out
+}
+
+// walkLocked gathers candidates in key order from the key order until it
+// has want of them. The walk visits non-matching keys too, so when the
+// matches sit far from the cursor (a selector correlated with key order)
+// it gives up after visiting budget keys and collects the rest: a page
+// then costs a bounded multiple of what collecting alone would have.
+func (ix *Index) walkLocked(yes, maybe *bitmap, after string, want, n int) (h []candidate, partial bool) {
+	out := make([]candidate, 0, min(want, n))
+	budget := max(n/walkGiveUp, want)
+	visited, last, exhausted := 0, after, false
+	keep := func(p keyPair) bool { return yes.has(p.id) || maybe.has(p.id) }
+	ix.order.walk(ix.docs, after, keep, func(p keyPair) bool {
+		if len(out) >= want {
+			partial = true
+			return false
+		}
+		if visited >= budget {
+			exhausted = true
+			return false
+		}
+		visited++
+		sure := yes.has(p.id)
+		if (!sure && !maybe.has(p.id)) || !p.fresh(ix.docs, last) {
+			return true
+		}
+		last = p.key
+		out = append(out, candidate{key: p.key, version: ix.docs[p.id].version, sure: sure})
+		return true
+	})
+	if exhausted {
+		// Every candidate up to the last one found has been found, and
+		// those collected sort after them, so the walked prefix stays in
+		// place when the whole is heapified.
+		out = ix.collectLocked(yes, maybe, last, slices.Grow(out, n))
+		heapify(out)
+	}
+	return out, partial
 }
 
 // The candidate heap is ordered by key. Heapifying is O(n) and each page
@@ -90,9 +162,24 @@ func popMin(h []candidate) (candidate, []candidate) {
 // index runs the index engine: index answers first, the matcher for the
 // rest, everything in key order.
 func (r *run) index(ctx context.Context, ix *Index) error {
-	h := ix.candidates(r.sel, r.after)
+	var h []candidate
+	partial := true // nothing asked for yet
+	last := r.after // the last candidate consumed
+	margin := max(r.limit/4, 8)
 	src := r.m.opts.Source
-	for len(h) > 0 {
+	for {
+		if len(h) == 0 {
+			if !partial {
+				return nil
+			}
+			// Ask (again) after the last candidate, with a margin for
+			// candidates the matcher rejects; it doubles on each call so
+			// a selector the matcher mostly rejects costs a few calls,
+			// not one per row.
+			h, partial = ix.candidates(r.sel, last, r.want(margin))
+			margin = min(2*margin, maxCandidateMargin)
+			continue
+		}
 		if r.emitted >= r.limit {
 			r.more = true
 			return nil
@@ -102,6 +189,7 @@ func (r *run) index(ctx context.Context, ix *Index) error {
 		}
 		var c candidate
 		c, h = popMin(h)
+		last = c.key
 		if c.sure && !r.docs {
 			r.seen++
 			if err := r.deliver(ctx, c.key, c.version, nil); err != nil {
@@ -139,7 +227,20 @@ func (r *run) index(ctx context.Context, ix *Index) error {
 			}
 		}
 	}
-	return nil
+}
+
+// maxCandidateMargin bounds the extra candidates a page asks for.
+const maxCandidateMargin = 1 << 16
+
+// want is how many candidates the page asks the index for: the rows it
+// still needs plus margin, and one more to tell whether another page
+// follows (all a full page needs).
+func (r *run) want(margin int) int {
+	left := r.limit - r.emitted
+	if left <= 0 {
+		return 1
+	}
+	return left + margin + 1
 }
 
 // scanBatch is how many documents the scan engine matches at once. The

@@ -102,6 +102,11 @@ type Index struct {
 	fields                        map[string]uint32
 	fieldList                     []*field
 	epoch                         uint64 // counts applyLocked calls
+	// order holds the keys in key order for pages of broad selectors;
+	// walkMin is the fewest candidates for which a page walks it instead
+	// of collecting every candidate (see candidates).
+	order   keyOrder
+	walkMin int
 
 	applier
 }
@@ -115,6 +120,7 @@ func NewIndex() *Index {
 		verify:  newBitmap(),
 		hidden:  newBitmap(),
 		fields:  map[string]uint32{},
+		walkMin: defaultWalkMin,
 	}
 	ix.applier.init(ix)
 	return ix
@@ -350,6 +356,9 @@ func (ix *Index) applyLocked(p prepared) {
 	}
 	d := &ix.docs[id]
 	d.key, d.version, d.etag = p.Key, p.Version, ""
+	if !exists {
+		ix.order.add(keyPair{p.Key, id}, ix.docs)
+	}
 	if p.Hidden {
 		ix.hidden.add(id)
 	} else {

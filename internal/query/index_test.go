@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -143,9 +144,7 @@ func TestIndexAnswersExactly(t *testing.T) {
 		sel = lql.Simplify(sel)
 		var keys []string
 		exact := true
-		for h := ix.candidates(&sel, ""); len(h) > 0; {
-			var c candidate
-			c, h = popMin(h)
+		for _, c := range allCandidates(ix, &sel, "") {
 			keys = append(keys, c.key)
 			exact = exact && c.sure
 		}
@@ -153,6 +152,84 @@ func TestIndexAnswersExactly(t *testing.T) {
 			t.Errorf("%s: candidates %v (exact %v), want %v (exact %v)", tc.expr, keys, exact, tc.want, tc.exact)
 		}
 	}
+}
+
+// allCandidates returns every candidate of sel after `after`, in key order.
+func allCandidates(ix *Index, sel *lql.Selector, after string) []candidate {
+	h, _ := ix.candidates(sel, after, math.MaxInt)
+	var out []candidate
+	for len(h) > 0 {
+		var c candidate
+		c, h = popMin(h)
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestCandidatesWalk: walking the key order stops once it has want
+// candidates (partial), starts after the cursor, skips hidden and deleted
+// keys, and collects the rest when the matches sit far from the cursor.
+func TestCandidatesWalk(t *testing.T) {
+	ctx := context.Background()
+	ix := NewIndex()
+	ix.setWalkMin(0)
+	var seq uint64
+	// More keys than keyMergeEvery, so the walk crosses the sorted slice
+	// and the tail.
+	for i := range 1100 {
+		doc := fmt.Appendf(nil, `{"n":%d,"odd":%v,"note":"%s"}`, i, i%2 == 1, strings.Repeat("x", i%3*200))
+		seq = ix.Submit(Change{Key: fmt.Sprintf("k%04d", i), Version: 1, Doc: doc, Hidden: i == 5})
+	}
+	seq = ix.Submit(Change{Key: "k0007", Delete: true})
+	if err := ix.WaitFor(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, fmt.Sprintf("k%04d", i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, expr, after string
+		want              int
+		keys              []string
+		partial           bool
+	}{
+		{"stops at want", "", "", 5, keys(0, 5), true},
+		{"hidden and deleted keys", "", "k0003", 4, []string{"k0004", "k0006", "k0008", "k0009"}, true},
+		{"after in the middle", "", "k0100", 3, keys(101, 104), true},
+		{"after between keys", "", "k0100a", 2, keys(101, 103), true},
+		{"from sorted into the tail", "", "k1022", 4, keys(1023, 1027), true},
+		{"reaches the end", "", "k1097", 5, keys(1098, 1100), false},
+		{"after past the end", "", "z", 5, nil, false},
+		{"every other key", "/odd=true", "k0100", 3, []string{"k0101", "k0103", "k0105"}, true},
+		{"verified candidates", "contains{field=/note,value=xx}", "", 4, []string{"k0001", "k0002", "k0004", "k0008"}, true},
+		{"matches far away: collected", "/n>=1000", "", 3, keys(1000, 1100), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sel := lql.Simplify(mustSel(t, tc.expr))
+			var got []string
+			h, partial := ix.candidates(&sel, tc.after, tc.want)
+			for len(h) > 0 {
+				var c candidate
+				c, h = popMin(h)
+				got = append(got, c.key)
+			}
+			if !slices.Equal(got, tc.keys) || partial != tc.partial {
+				t.Fatalf("candidates %v, partial %v; want %v, %v", got, partial, tc.keys, tc.partial)
+			}
+		})
+	}
+}
+
+// setWalkMin sets the fewest candidates for which pages walk the key
+// order: 0 makes every page walk, math.MaxInt none.
+func (ix *Index) setWalkMin(n int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.walkMin = n
 }
 
 func isSuperset(have, want []string) bool {
@@ -186,7 +263,7 @@ func TestUnchangedETagSkipsParse(t *testing.T) {
 			want bool
 		}{{"/s=a", true}, {"/s=b", false}} {
 			sel := mustSel(t, tc.expr)
-			h := ix.candidates(&sel, "")
+			h := allCandidates(ix, &sel, "")
 			if got := len(h) == 1 && h[0].sure; got != tc.want {
 				t.Fatalf("round %d %s: candidates %+v", i, tc.expr, h)
 			}
@@ -194,7 +271,7 @@ func TestUnchangedETagSkipsParse(t *testing.T) {
 	}
 	ix.WaitFor(ctx, ix.Submit(Change{Key: "k", Version: 999, Doc: a, ETag: "ea", Hidden: true}))
 	sel := mustSel(t, "/s=a")
-	if h := ix.candidates(&sel, ""); len(h) != 0 {
+	if h := allCandidates(ix, &sel, ""); len(h) != 0 {
 		t.Fatalf("hidden flip through the fast path not applied: %+v", h)
 	}
 }

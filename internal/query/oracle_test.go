@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -106,6 +108,9 @@ func TestEnginesAgreeWithOracle(t *testing.T) {
 		want := o.answer(sel)
 		limit := []int{0, 7, 1000}[r.IntN(3)]
 		s.cfg.PreferredEngine = api.EngineIndex
+		// Every other selector walks the key order instead of collecting
+		// every candidate.
+		s.m.Index(s.ns).setWalkMin([]int{defaultWalkMin, 0}[i%2])
 		got, res, err := s.queryAll(ctx, Request{Namespace: s.ns, Selector: sel, Limit: limit, Engine: api.EngineIndex})
 		if err != nil {
 			if sel.Validate() != nil {
@@ -116,7 +121,7 @@ func TestEnginesAgreeWithOracle(t *testing.T) {
 		_ = res
 		simplified := lql.Simplify(sel)
 		unsureKeys := 0
-		for _, c := range s.m.Index(s.ns).candidates(&simplified, "") {
+		for _, c := range allCandidates(s.m.Index(s.ns), &simplified, "") {
 			if !c.sure {
 				unsureKeys++
 			}
@@ -164,4 +169,160 @@ func decodeNumbers(raw []byte) (any, error) {
 	var v any
 	err := dec.Decode(&v)
 	return v, err
+}
+
+// liveOracle is the oracle over a memStore that changes: decoded documents
+// by key, kept up to date by its commit and remove.
+type liveOracle struct {
+	s       *memStore
+	decoded map[string]any
+}
+
+func newLiveOracle(t testing.TB, s *memStore) *liveOracle {
+	t.Helper()
+	o := &liveOracle{s: s, decoded: map[string]any{}}
+	for k, d := range s.docs {
+		v, err := decodeNumbers(d.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.decoded[k] = v
+	}
+	return o
+}
+
+func (o *liveOracle) commit(t testing.TB, key, raw string, hidden bool) {
+	t.Helper()
+	v, err := decodeNumbers([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.decoded[key] = v
+	o.s.commit(key, []byte(raw), hidden)
+}
+
+func (o *liveOracle) remove(key string) {
+	delete(o.decoded, key)
+	o.s.remove(key)
+}
+
+// next returns up to n keys after `after` that sel matches now, in order.
+func (o *liveOracle) next(sel lql.Selector, after string, n int) []string {
+	empty := lql.Simplify(sel).IsEmpty()
+	var out []string
+	for _, k := range o.s.keys {
+		if k <= after || o.s.docs[k].hidden {
+			continue
+		}
+		m, isObj := o.decoded[k].(map[string]any)
+		if (isObj && lql.Matches(sel, m)) || (!isObj && empty) {
+			if out = append(out, k); len(out) == n {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// churn makes a few changes between two pages: deletes (whose ids the
+// next new key reuses), re-adds of deleted keys, keys new to the index,
+// rewrites and hidden flips. The key space stays bounded, so a page does
+// not keep finding new keys ahead of it.
+func (o *liveOracle) churn(t testing.TB, r *rand.Rand, keys []string, step int) {
+	t.Helper()
+	for range 1 + r.IntN(3) {
+		key := pick(r, keys)
+		if r.IntN(8) == 0 {
+			key = fmt.Sprintf("n%03d", r.IntN(200))
+		}
+		if _, exists := o.s.docs[key]; exists && r.IntN(3) == 0 {
+			o.remove(key)
+			continue
+		}
+		o.commit(t, key, genDoc(r, step), r.IntN(6) == 0)
+	}
+}
+
+// pageWith runs one page of req with the index's walk threshold at
+// walkMin: 0 walks the key order, math.MaxInt collects every candidate.
+func (s *memStore) pageWith(t testing.TB, req Request, walkMin int) ([]Row, Result) {
+	t.Helper()
+	s.m.Index(req.Namespace).setWalkMin(walkMin)
+	var rows []Row
+	res, err := s.m.Query(context.Background(), req, func(r Row) error { rows = append(rows, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, res
+}
+
+// TestPagingAgreesWithOracle pages through random selectors with limits of
+// 1, 3 and 17, changing the namespace between pages (ids freed and
+// reused, keys deleted and re-added, hidden and unhidden). Each page is
+// asked twice of the same index: walking the key order must give exactly
+// the rows, cursor and metadata of collecting every candidate (the
+// engine's behaviour before the walk existed), and the rows must be the
+// oracle's next ones after the cursor.
+func TestPagingAgreesWithOracle(t *testing.T) {
+	docs, sels := 1000, 120
+	if testing.Short() {
+		docs, sels = 400, 40
+	}
+	s, _ := buildCorpus(t, docs, 21)
+	o := newLiveOracle(t, s)
+	keys := slices.Clone(s.keys)
+	r := rand.New(rand.NewPCG(8, 8))
+	pages := 0
+	for i := range sels {
+		sel := genSelector(r, 2)
+		switch i % 6 {
+		case 0:
+			sel = lql.Selector{} // everything, non-objects included
+		case 1:
+			inner := sel
+			sel = lql.Selector{Not: &inner} // mostly broad
+		}
+		if sel.Validate() != nil {
+			continue
+		}
+		js, _ := json.Marshal(sel)
+		req := Request{Namespace: s.ns, Selector: sel, Limit: []int{1, 3, 17}[i%3], Documents: i%4 == 3,
+			Engine: api.EngineIndex, WaitFor: true}
+		for page := 0; ; page++ {
+			pages++
+			rows, res := s.pageWith(t, req, 0)
+			wantRows, wantRes := s.pageWith(t, req, math.MaxInt)
+			if !slices.EqualFunc(rows, wantRows, sameRow) || res.Cursor != wantRes.Cursor || !maps.Equal(res.Metadata, wantRes.Metadata) {
+				t.Fatalf("selector %d %s, page %d: walking gave %v %+v\ncollecting gave %v %+v",
+					i, js, page, rowKeys(rows), res, rowKeys(wantRows), wantRes)
+			}
+			after, _ := DecodeCursor(req.Cursor)
+			want := o.next(sel, after, req.Limit+1)
+			if got := rowKeys(rows); !slices.Equal(got, want[:min(len(want), req.Limit)]) {
+				t.Fatalf("selector %d %s, page %d after %q: %v, oracle %v", i, js, page, after, got, want)
+			}
+			if len(want) > req.Limit && res.Cursor == "" {
+				t.Fatalf("selector %d %s, page %d after %q: no cursor, oracle has more", i, js, page, after)
+			}
+			if res.Cursor == "" {
+				break
+			}
+			req.Cursor = res.Cursor
+			o.churn(t, r, keys, pages)
+		}
+	}
+	t.Logf("%d pages of %d selectors", pages, sels)
+	s.m.Index(s.ns).setWalkMin(defaultWalkMin)
+}
+
+func sameRow(a, b Row) bool {
+	return a.Key == b.Key && a.Version == b.Version && bytes.Equal(a.Doc, b.Doc)
+}
+
+func rowKeys(rows []Row) []string {
+	var keys []string
+	for _, r := range rows {
+		keys = append(keys, r.Key)
+	}
+	return keys
 }

@@ -151,12 +151,23 @@ func TestWaitForSeesEveryAcknowledgedCommit(t *testing.T) {
 
 // TestPaginationUnderConcurrentWrites pages through a namespace while
 // writers add, update and delete other keys: every key that exists and
-// matches throughout is returned exactly once, in order.
+// matches throughout is returned exactly once, in order. The index engine
+// runs both collecting every candidate and walking the key order.
 func TestPaginationUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
-	for _, engine := range []string{api.EngineIndex, api.EngineScan} {
-		t.Run(engine, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, engine   string
+		walkMin, limit int
+	}{
+		{"index", api.EngineIndex, defaultWalkMin, 37},
+		{"index-walk", api.EngineIndex, 0, 37},
+		{"index-walk-short-pages", api.EngineIndex, 0, 3},
+		{"scan", api.EngineScan, defaultWalkMin, 37},
+	} {
+		engine := tc.engine
+		t.Run(tc.name, func(t *testing.T) {
 			s := newMemStore("ns")
+			s.m.Index("ns").setWalkMin(tc.walkMin)
 			var stable []string
 			for i := range 600 {
 				key := fmt.Sprintf("s%04d", i*3)
@@ -191,7 +202,7 @@ func TestPaginationUnderConcurrentWrites(t *testing.T) {
 				})
 			}
 			var got []string
-			req := Request{Namespace: "ns", Selector: mustSel(t, `in{field=/tags[],any=keep}`), Limit: 37, Engine: engine}
+			req := Request{Namespace: "ns", Selector: mustSel(t, `in{field=/tags[],any=keep}`), Limit: tc.limit, Engine: engine}
 			for {
 				res, err := s.m.Query(ctx, req, func(r Row) error { got = append(got, r.Key); return nil })
 				if err != nil {
@@ -218,7 +229,7 @@ func TestPaginationUnderConcurrentWrites(t *testing.T) {
 
 // TestUpdatesAndDeletesStayExact churns a corpus (updates replace every
 // posting of a key, deletes free ids that are then reused) and compares
-// with the oracle again.
+// with the oracle again, collecting candidates and walking the key order.
 func TestUpdatesAndDeletesStayExact(t *testing.T) {
 	ctx := context.Background()
 	s, _ := buildCorpus(t, 1500, 11)
@@ -251,12 +262,16 @@ func TestUpdatesAndDeletesStayExact(t *testing.T) {
 		if sel.Validate() != nil {
 			continue
 		}
-		got, _, err := s.queryAll(ctx, Request{Namespace: "corpus", Selector: sel, Limit: 1000, WaitFor: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := o.answer(sel); !slices.Equal(got, want) {
-			t.Fatalf("selector %d: index gave %d keys, oracle %d", i, len(got), len(want))
+		want := o.answer(sel)
+		for _, walkMin := range []int{defaultWalkMin, 0} {
+			s.m.Index("corpus").setWalkMin(walkMin)
+			got, _, err := s.queryAll(ctx, Request{Namespace: "corpus", Selector: sel, Limit: 1000, WaitFor: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("selector %d, walkMin %d: index gave %d keys, oracle %d", i, walkMin, len(got), len(want))
+			}
 		}
 	}
 }
