@@ -137,8 +137,12 @@ type KeepaliveResult struct {
 
 func lockKeepalive(ctx context.Context, d *Deps, a KeepaliveArgs) (KeepaliveResult, error) {
 	ns := d.ns(a.Namespace)
+	held, err := d.sessionLease("lockd_lock_keepalive", ns, a.Key, a.LeaseID)
+	if err != nil {
+		return KeepaliveResult{}, err
+	}
 	txn := a.TxnID
-	if held, ok := d.Leases.Get(a.LeaseID); ok && txn == "" {
+	if txn == "" {
 		txn = held.TxnID
 	}
 	d.touchLease(a.LeaseID)
@@ -168,13 +172,16 @@ type ReleaseResult struct {
 
 func lockRelease(ctx context.Context, d *Deps, a ReleaseArgs) (ReleaseResult, error) {
 	ns := d.ns(a.Namespace)
+	held, err := d.sessionLease("lockd_lock_release", ns, a.Key, a.LeaseID)
+	if err != nil {
+		return ReleaseResult{}, err
+	}
 	txn := a.TxnID
-	held, tracked := d.Leases.Get(a.LeaseID)
-	if tracked && txn == "" {
+	if txn == "" {
 		txn = held.TxnID
 	}
 	d.touchLease(a.LeaseID)
-	if tracked && held.Lost {
+	if held.Lost {
 		// The SDK may have forgotten the lease already (a drain-aware
 		// release), and would then answer released=true without asking
 		// anyone: say what happened instead.
@@ -192,6 +199,22 @@ func lockRelease(ctx context.Context, d *Deps, a ReleaseArgs) (ReleaseResult, er
 	}
 	d.Leases.Forget(a.LeaseID)
 	return ReleaseResult{Released: res.Released}, nil
+}
+
+// sessionLease returns the lease this session holds under leaseID on
+// ns/key. Only leases acquired through this session can be renewed or
+// released here (the fencing token lives in it), and the SDK would answer
+// a release of an unknown lease with success without asking the server, so
+// an unknown id or a key that is not the lease's is an error, not a no-op.
+func (d *Deps) sessionLease(tool, ns, key, leaseID string) (LeaseInfo, error) {
+	held, ok := d.Leases.Get(leaseID)
+	if !ok {
+		return LeaseInfo{}, failf("%s: argument lease_id: %s is not a lease of this session (never acquired here, or already released), so nothing was done; lockd_lock_status lists the leases this session holds", tool, leaseID)
+	}
+	if held.Namespace != ns || held.Key != key {
+		return LeaseInfo{}, failf("%s: argument key: lease %s is on %s/%s, not %s/%s; pass key %q (and namespace %q)", tool, leaseID, held.Namespace, held.Key, ns, key, held.Key, held.Namespace)
+	}
+	return held, nil
 }
 
 // StatusArgs takes no arguments.
