@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -355,12 +356,24 @@ func (d *Deps) oneShot(ctx context.Context, ns, key string, o OneShot, ifNotExis
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10e9)
 		defer cancel()
 		_, _ = d.Client.Release(rctx, api.ReleaseRequest{Namespace: ns, Key: key, LeaseID: g.LeaseID, TxnID: g.TxnID, Rollback: true})
-		return nil, err
+		return nil, oneShotLost(err)
 	}
 	if _, err := d.Client.Release(ctx, api.ReleaseRequest{Namespace: ns, Key: key, LeaseID: g.LeaseID, TxnID: g.TxnID}); err != nil {
-		return nil, err
+		return nil, oneShotLost(err)
 	}
 	return sess, nil
+}
+
+// oneShotLost explains a one-shot call whose own lease was lost between its
+// acquire and its commit (a restarted daemon, an expiry): the generic
+// advice for a lost lease (acquire it again) does not fit a call that
+// takes its lease itself. Nothing was committed, so the call can simply be
+// repeated.
+func oneShotLost(err error) error {
+	if !errors.Is(err, client.ErrLeaseLost) && !errors.Is(err, client.ErrFencingMismatch) {
+		return err
+	}
+	return &ToolError{Msg: fmt.Sprintf("nothing was committed: the lease this call took for itself was lost before its write committed (the server restarted, or the lease expired or was fenced out); repeat the same call (%v)", err), Err: err}
 }
 
 func statePut(ctx context.Context, d *Deps, a PutArgs) (PutResult, error) {
