@@ -109,7 +109,7 @@ func BenchmarkWriteBlobLarge(b *testing.B) {
 	for range b.N {
 		h := heapwatch.Start()
 		ref, err := d.WriteBlob(ctx, &genReader{n: size, buf: src})
-		peak = max(peak, h.Stop())
+		peak = max(peak, h.Stop().Heap)
 		if err != nil || ref.Size != size {
 			b.Fatalf("WriteBlob: %v (size %d)", err, ref.Size)
 		}
