@@ -231,6 +231,8 @@ func (e *Engine) Close() error {
 	}
 	e.txns.stopTimers()
 	e.bg.Wait()
+	// The index appliers read committed documents from the store.
+	e.query.m.Close()
 	err := e.markStopped()
 	if cerr := e.store.Close(); err == nil {
 		err = cerr

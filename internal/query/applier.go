@@ -49,7 +49,9 @@ const (
 //
 // Submit only appends to a queue, so the commit path pays a mutex and a
 // slice append; the parsing and posting updates run on a worker goroutine
-// that exists only while the queue is non-empty (no lifecycle to manage).
+// that exists only while the queue is non-empty. Close drops what is still
+// queued and waits for that worker, so no indexing outlives the store it
+// reads from.
 // Sequence numbers are assigned at Submit and published once applied, which
 // is what makes refresh=wait_for exact: a query that waits for the last
 // sequence submitted before it started sees every change the engine had
@@ -62,12 +64,15 @@ type applier struct {
 	queue     []Change
 	submitted uint64
 	running   bool
+	closed    bool
+	worker    sync.WaitGroup
 
 	// applied and updatedAt are guarded by Index.mu; changed is closed and
 	// replaced whenever applied moves.
 	applied   uint64
 	updatedAt time.Time
 	changed   chan struct{}
+	stopped   bool // Close has run: nothing more will be applied
 
 	// paths interns canonical paths; only the (single) worker touches it.
 	paths map[string]*pathRef
@@ -103,20 +108,54 @@ func (ix *Index) Submit(c Change) uint64 {
 	// of growing the queue (and the wait of every wait_for query) without
 	// bound. In the server a commit costs far more than indexing it, so
 	// this only bites under synthetic floods.
-	for len(a.queue) >= maxQueued {
+	for len(a.queue) >= maxQueued && !a.closed {
 		a.drained.Wait()
 	}
 	a.submitted++
 	seq := a.submitted
+	if a.closed {
+		// Never applied; WaitFor reports the index closed.
+		a.qmu.Unlock()
+		return seq
+	}
 	a.queue = append(a.queue, c)
 	start := !a.running
 	a.running = true
+	if start {
+		a.worker.Add(1)
+	}
 	a.qmu.Unlock()
 	if start {
-		go a.run()
+		go func() {
+			defer a.worker.Done()
+			a.run()
+		}()
 	}
 	return seq
 }
+
+// Close drops the changes still queued, waits for the batch being applied,
+// and makes every WaitFor, current or later, return an error. Queries keep
+// working on what was applied. It is safe to call more than once.
+func (ix *Index) Close() {
+	a := &ix.applier
+	a.qmu.Lock()
+	a.closed = true
+	a.queue = nil
+	a.drained.Broadcast()
+	a.qmu.Unlock()
+	a.worker.Wait()
+	ix.mu.Lock()
+	if !a.stopped {
+		a.stopped = true
+		close(a.changed)
+		a.changed = make(chan struct{})
+	}
+	ix.mu.Unlock()
+}
+
+// errClosed is what WaitFor returns once the index is closed.
+var errClosed = errors.New("query: index closed")
 
 // Put indexes doc as the committed document of key and waits until it is
 // applied. It is the synchronous form of Submit, for rebuilds and tests.
@@ -135,7 +174,7 @@ func (ix *Index) Delete(ctx context.Context, key string) error {
 func (a *applier) run() {
 	for {
 		a.qmu.Lock()
-		if len(a.queue) == 0 {
+		if len(a.queue) == 0 || a.closed {
 			a.running = false
 			a.qmu.Unlock()
 			return
@@ -271,10 +310,13 @@ func (w cappedWriter) Write(p []byte) (int, error) {
 func (ix *Index) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		ix.mu.RLock()
-		applied, ch := ix.applied, ix.changed
+		applied, ch, stopped := ix.applied, ix.changed, ix.stopped
 		ix.mu.RUnlock()
 		if applied >= seq {
 			return nil
+		}
+		if stopped {
+			return fmt.Errorf("query: wait for index seq %d: %w", seq, errClosed)
 		}
 		select {
 		case <-ch:

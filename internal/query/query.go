@@ -56,6 +56,7 @@ type Manager struct {
 	opts    Options
 	mu      sync.Mutex
 	indexes map[string]*Index
+	closed  bool
 }
 
 // NewManager returns a Manager over opts.Source.
@@ -76,9 +77,27 @@ func (m *Manager) Index(ns string) *Index {
 	ix, ok := m.indexes[ns]
 	if !ok {
 		ix = NewIndex()
+		if m.closed {
+			ix.Close()
+		}
 		m.indexes[ns] = ix
 	}
 	return ix
+}
+
+// Close stops indexing in every namespace (see Index.Close). Queries keep
+// working on what was indexed.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	indexes := make([]*Index, 0, len(m.indexes))
+	for _, ix := range m.indexes {
+		indexes = append(indexes, ix)
+	}
+	m.mu.Unlock()
+	for _, ix := range indexes {
+		ix.Close()
+	}
 }
 
 // Request is one query, already decoded from the wire.
