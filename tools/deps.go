@@ -56,6 +56,9 @@ type Deps struct {
 	progressToken mcp.ProgressToken
 	clientName    string
 	warnings      *warnings
+	// leaseID is the call's lease_id argument, if it has one, so errors
+	// can be explained against what this session knows of that lease.
+	leaseID string
 }
 
 type warnings struct {

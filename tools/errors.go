@@ -65,6 +65,9 @@ func (d *Deps) explain(_ context.Context, tool string, err error) string {
 	if errors.As(err, &te) {
 		return tool + ": " + te.Msg
 	}
+	if msg, ok := d.lostLeaseError(tool, err); ok {
+		return msg
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Sprintf("%s: the call was cancelled or timed out (%v); retry it", tool, err)
 	}
@@ -116,4 +119,22 @@ func (d *Deps) explain(_ context.Context, tool string, err error) string {
 		fmt.Fprintf(&b, " (server retry hint: %s)", ae.RetryAfter)
 	}
 	return b.String()
+}
+
+// lostLeaseError explains a lease error on a lease this session already
+// knows is lost. The SDK forgets a lost lease, so the server or the SDK
+// then only says a fencing token is missing, which sends an agent looking
+// for a token instead of re-acquiring the key.
+func (d *Deps) lostLeaseError(tool string, err error) (string, bool) {
+	if d.leaseID == "" || d.Leases == nil {
+		return "", false
+	}
+	if !errors.Is(err, client.ErrMissingFencingToken) && !errors.Is(err, client.ErrLeaseLost) && !errors.Is(err, client.ErrFencingMismatch) {
+		return "", false
+	}
+	held, ok := d.Leases.Get(d.leaseID)
+	if !ok || !held.Lost {
+		return "", false
+	}
+	return fmt.Sprintf("%s: lease %s on %s/%s was lost earlier (%s), so nothing was done; acquire the key again with lockd_lock_acquire, redo the writes, and release this lease id to stop it being listed", tool, held.LeaseID, held.Namespace, held.Key, held.RenewalError), true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -30,6 +31,8 @@ func failf(format string, args ...any) error {
 // the schema sources, so a tool's schema cannot drift from what its handler
 // decodes and returns.
 func newTool[A, R any](name, dotted, desc string, ann Annotations, fn func(ctx context.Context, d *Deps, args A) (R, error)) Tool {
+	leaseField, hasLease := reflect.TypeFor[A]().FieldByName("LeaseID")
+	hasLease = hasLease && leaseField.Type.Kind() == reflect.String
 	return Tool{
 		Name:        name,
 		Dotted:      dotted,
@@ -47,6 +50,9 @@ func newTool[A, R any](name, dotted, desc string, ann Annotations, fn func(ctx c
 				return errorResult(fmt.Sprintf("%s: invalid arguments: %v; see lockd_help", name, err))
 			}
 			d = d.withRequest(ctx, req)
+			if hasLease {
+				d.leaseID = reflect.ValueOf(&args).Elem().FieldByIndex(leaseField.Index).String()
+			}
 			res, err := fn(ctx, d, args)
 			if err != nil {
 				// A failed call still carries the warnings it collected:

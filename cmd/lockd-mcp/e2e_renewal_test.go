@@ -102,6 +102,11 @@ func TestE2ERenewalLossWarnsOnce(t *testing.T) {
 	if w := warnings(res); len(w) != 0 {
 		t.Errorf("warning repeated on the second call: %q", w)
 	}
+	// Later writes under it still say the lease was lost, not that a
+	// fencing token is missing (the SDK has forgotten the lease).
+	if msg := p.fails("lockd_state_update", map[string]any{"key": "stolen", "lease_id": lid, "payload_text": `{"later":true}`}); !strings.Contains(msg, "was lost earlier") || !strings.Contains(msg, "lockd_lock_acquire") {
+		t.Errorf("a later write under the lost lease: %q", msg)
+	}
 	// Still listed as lost until released.
 	if st := sessionLease(p, lid); st == nil || st["lost"] != true {
 		t.Errorf("lost lease no longer listed: %v", st)
