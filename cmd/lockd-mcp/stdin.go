@@ -17,9 +17,9 @@ import (
 // reader parks instead and the handler runs at once on the same thread.
 //
 // Non-blocking mode belongs to the pipe, which the client may share, not
-// to this process, so restore puts blocking mode back; call it before
-// exit. Terminals and files are left alone: a shell sharing a terminal
-// would see EAGAIN.
+// to this process, so restore puts blocking mode back (and closes the
+// returned file); call it before exit. Terminals and files are left alone:
+// a shell sharing a terminal would see EAGAIN.
 func pollable(f *os.File, logger *slog.Logger) (in *os.File, restore func()) {
 	fd := int(f.Fd())
 	var st syscall.Stat_t
@@ -29,12 +29,25 @@ func pollable(f *os.File, logger *slog.Logger) (in *os.File, restore func()) {
 	if kind := st.Mode & syscall.S_IFMT; kind != syscall.S_IFIFO && kind != syscall.S_IFSOCK {
 		return f, func() {}
 	}
-	if err := syscall.SetNonblock(fd, true); err != nil {
+	// A descriptor of our own: a second *os.File on f's descriptor would
+	// close it when collected, and by then the number may belong to a
+	// socket opened since.
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		logger.Debug("stdin stays blocking", "err", err)
+		return f, func() {}
+	}
+	syscall.CloseOnExec(dup)
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		_ = syscall.Close(dup)
 		logger.Debug("stdin stays blocking", "err", err)
 		return f, func() {}
 	}
 	// os.NewFile sees the non-blocking flag and registers the descriptor
-	// with the poller. The new file is never closed: the descriptor stays
-	// f's.
-	return os.NewFile(uintptr(fd), f.Name()), func() { _ = syscall.SetNonblock(fd, false) }
+	// with the poller.
+	in = os.NewFile(uintptr(dup), f.Name())
+	return in, func() {
+		_ = syscall.SetNonblock(dup, false)
+		_ = in.Close()
+	}
 }

@@ -25,6 +25,21 @@ func isNonblock(t *testing.T, f *os.File) bool {
 	return nb
 }
 
+// rawFD returns f's descriptor without Fd's side effect of making a
+// pollable file blocking.
+func rawFD(t *testing.T, f *os.File) uintptr {
+	t.Helper()
+	sc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd uintptr
+	if err := sc.Control(func(d uintptr) { fd = d }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
 func TestPollablePipe(t *testing.T) {
 	// A blocking pipe the poller does not know, as stdin is (os.Pipe's
 	// files are registered with the poller already).
@@ -58,9 +73,17 @@ func TestPollablePipe(t *testing.T) {
 	if !isNonblock(t, in) {
 		t.Fatal("pipe is not in non-blocking mode")
 	}
+	if rawFD(t, in) == rawFD(t, r) {
+		t.Fatal("the pollable file shares the original's descriptor; collecting either would close the other's")
+	}
 	restore()
-	if isNonblock(t, in) {
+	if isNonblock(t, r) {
 		t.Fatal("restore left the pipe non-blocking")
+	}
+	// Closing the pollable file left the original descriptor open.
+	go func() { _, _ = w.Write([]byte("more\n")) }()
+	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "more\n" {
+		t.Fatalf("read from the original after restore: %q, %v", buf, err)
 	}
 }
 
