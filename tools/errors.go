@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/lockd-mcp/lockd-mcp/api"
@@ -76,6 +77,11 @@ func (d *Deps) explain(_ context.Context, tool string, err error) string {
 		return fmt.Sprintf("%s: %v; check the server with lockd_hint and retry", tool, err)
 	}
 	code := ae.Response.ErrorCode
+	if code == "" {
+		// No lockd error envelope: a proxy or a server in trouble answered.
+		return fmt.Sprintf("%s: the server answered HTTP %d %s without a lockd error body (a proxy or load balancer in front of it, or a server fault); check the server with lockd_hint and retry",
+			tool, ae.Status, http.StatusText(ae.Status))
+	}
 	detail := ae.Response.Detail
 	if detail == "" {
 		detail = code
