@@ -148,6 +148,7 @@ func helpTopics() map[string]HelpResult {
 			Summary: "lockd_query returns keys whose committed state matches an LQL selector; lockd_query_stream returns the documents (inline rows or NDJSON to output_path).",
 			Invariants: []string{
 				"Pages: pass the returned cursor back until it is empty.",
+				"lockd_query_stream shortens a page to fit inline_max_payload_bytes (truncated=true) and its cursor resumes after the last row; use output_path for big pages.",
 				"Keys hidden with query_hidden are never returned.",
 				"After writes, use refresh=wait_for or lockd_index_flush for read-your-writes.",
 			},
