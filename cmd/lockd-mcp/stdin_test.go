@@ -14,15 +14,7 @@ import (
 // isNonblock reports whether f's descriptor is in non-blocking mode.
 func isNonblock(t *testing.T, f *os.File) bool {
 	t.Helper()
-	sc, err := f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nb bool
-	if err := sc.Control(func(fd uintptr) { nb = fcntlNonblock(t, fd) }); err != nil {
-		t.Fatal(err)
-	}
-	return nb
+	return fcntlNonblock(t, rawFD(t, f))
 }
 
 // rawFD returns f's descriptor without Fd's side effect of making a
