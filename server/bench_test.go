@@ -73,8 +73,12 @@ func (c *cycleClient) call(method, path string, body []byte, hdr map[string]stri
 	return data, res.Header, res.StatusCode, err
 }
 
-func (c *cycleClient) cycle(key string) error {
-	body, _, st, err := c.call("POST", "/v1/acquire", []byte(`{"namespace":"bench","key":"`+key+`","owner":"bench","ttl_seconds":30,"block_seconds":-1}`), nil)
+// cycle is one lease cycle of the floor-ratio benchmark.
+func (c *cycleClient) cycle(key string) error { return c.commit("bench", key, benchDoc) }
+
+// commit is one acquire/update/release cycle with doc.
+func (c *cycleClient) commit(ns, key string, doc []byte) error {
+	body, _, st, err := c.call("POST", "/v1/acquire", []byte(`{"namespace":"`+ns+`","key":"`+key+`","owner":"bench","ttl_seconds":30,"block_seconds":-1}`), nil)
 	if err != nil || st != 200 {
 		return fmt.Errorf("acquire: %d %s %v", st, body, err)
 	}
@@ -88,11 +92,10 @@ func (c *cycleClient) cycle(key string) error {
 	}
 	tok := strconv.FormatInt(a.Fencing, 10)
 	hdr := map[string]string{"X-Lease-Id": a.LeaseID, "X-Txn-Id": a.TxnID, "X-Fencing-Token": tok}
-	body, _, st, err = c.call("POST", "/v1/update?namespace=bench&key="+key, benchDoc, hdr)
-	if err != nil || st != 200 {
+	if body, _, st, err = c.call("POST", "/v1/update?namespace="+ns+"&key="+key, doc, hdr); err != nil || st != 200 {
 		return fmt.Errorf("update: %d %s %v", st, body, err)
 	}
-	body, _, st, err = c.call("POST", "/v1/release", []byte(`{"namespace":"bench","key":"`+key+`","lease_id":"`+a.LeaseID+`","txn_id":"`+a.TxnID+`"}`),
+	body, _, st, err = c.call("POST", "/v1/release", []byte(`{"namespace":"`+ns+`","key":"`+key+`","lease_id":"`+a.LeaseID+`","txn_id":"`+a.TxnID+`"}`),
 		map[string]string{"X-Fencing-Token": tok})
 	if err != nil || st != 200 {
 		return fmt.Errorf("release: %d %s %v", st, body, err)

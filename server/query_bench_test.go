@@ -64,33 +64,6 @@ func loadQueryDocs(b *testing.B, base string, n int) {
 	}
 }
 
-// commit is one acquire/update/release cycle with doc.
-func (c *cycleClient) commit(ns, key string, doc []byte) error {
-	body, _, st, err := c.call("POST", "/v1/acquire", []byte(`{"namespace":"`+ns+`","key":"`+key+`","owner":"bench","ttl_seconds":30,"block_seconds":-1}`), nil)
-	if err != nil || st != 200 {
-		return fmt.Errorf("acquire: %d %s %v", st, body, err)
-	}
-	var a struct {
-		LeaseID string `json:"lease_id"`
-		TxnID   string `json:"txn_id"`
-		Fencing int64  `json:"fencing_token"`
-	}
-	if err := json.Unmarshal(body, &a); err != nil {
-		return err
-	}
-	tok := strconv.FormatInt(a.Fencing, 10)
-	hdr := map[string]string{"X-Lease-Id": a.LeaseID, "X-Txn-Id": a.TxnID, "X-Fencing-Token": tok}
-	if body, _, st, err = c.call("POST", "/v1/update?namespace="+ns+"&key="+key, doc, hdr); err != nil || st != 200 {
-		return fmt.Errorf("update: %d %s %v", st, body, err)
-	}
-	body, _, st, err = c.call("POST", "/v1/release", []byte(`{"namespace":"`+ns+`","key":"`+key+`","lease_id":"`+a.LeaseID+`","txn_id":"`+a.TxnID+`"}`),
-		map[string]string{"X-Fencing-Token": tok})
-	if err != nil || st != 200 {
-		return fmt.Errorf("release: %d %s %v", st, body, err)
-	}
-	return nil
-}
-
 // BenchmarkQueryHTTP measures /v1/query over loopback TCP on -querydocs
 // (100,000) ≈1 KiB documents: selective eq/in queries (limit 100, keys and
 // documents), and a full icontains scan in documents per second.
