@@ -149,12 +149,8 @@ func TestDiskPreallocatedSegments(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(img, filepath.Base(next))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("blank prepared segment not removed at open: %v", err)
 	}
-	mustCommit(t, c, Batch{Puts: []Record{put("ns", "after", "x")}})
-	want[rk("ns", "after")] = "x"
-	c.Close()
-	c = openDisk(t, img, preallocOpts)
+	c = writeAfterRecovery(t, c, img, preallocOpts, want)
 	defer c.Close()
-	assertRecords(t, loadAll(t, c), want)
 	checkBlobs(t, c, blobs)
 }
 
@@ -187,12 +183,8 @@ func TestDiskPreallocatedTornTail(t *testing.T) {
 			if got := fileSize(t, path); got != end {
 				t.Errorf("torn segment is %d bytes after recovery, want %d", got, end)
 			}
-			mustCommit(t, c, Batch{Puts: []Record{put("ns", "after", "x")}})
-			want[rk("ns", "after")] = "x"
-			c.Close()
-			c = openDisk(t, img, preallocOpts)
+			c = writeAfterRecovery(t, c, img, preallocOpts, want)
 			defer c.Close()
-			assertRecords(t, loadAll(t, c), want)
 		})
 	}
 }
@@ -286,12 +278,8 @@ func TestDiskCrashDuringPreparation(t *testing.T) {
 				if _, err := os.Stat(blank); !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("blank segment not removed: %v", err)
 				}
-				mustCommit(t, c, Batch{Puts: []Record{put("ns", "after", "x")}})
-				want[rk("ns", "after")] = "x"
-				c.Close()
-				c = openDisk(t, img, preallocOpts)
+				c = writeAfterRecovery(t, c, img, preallocOpts, want)
 				defer c.Close()
-				assertRecords(t, loadAll(t, c), want)
 			})
 		}
 	}

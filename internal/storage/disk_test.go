@@ -97,12 +97,8 @@ func TestDiskTornTailIsCut(t *testing.T) {
 			if after, _ := os.Stat(last); after.Size() != before.Size() {
 				t.Errorf("torn segment is %d bytes after recovery, want %d", after.Size(), before.Size())
 			}
-			mustCommit(t, d, Batch{Puts: []Record{put("ns", "after", "x")}})
-			d.Close()
-			want[rk("ns", "after")] = "x"
-			d = openDisk(t, dir, DiskOptions{})
+			d = writeAfterRecovery(t, d, dir, DiskOptions{}, want)
 			defer d.Close()
-			assertRecords(t, loadAll(t, d), want)
 		})
 	}
 }
@@ -378,4 +374,17 @@ func TestDiskWriteFailureIsSticky(t *testing.T) {
 	d = openDisk(t, dir, DiskOptions{})
 	defer d.Close()
 	assertRecords(t, loadAll(t, d), map[RecordKey]string{rk("n", "before"): "1"})
+}
+
+// writeAfterRecovery proves a recovered store takes new writes: it commits
+// one more record, reopens the store and checks every record (want gains
+// the new one). The caller closes the returned store.
+func writeAfterRecovery(t *testing.T, d *Disk, dir string, opts DiskOptions, want map[RecordKey]string) *Disk {
+	t.Helper()
+	mustCommit(t, d, Batch{Puts: []Record{put("ns", "after", "x")}})
+	want[rk("ns", "after")] = "x"
+	d.Close()
+	d = openDisk(t, dir, opts)
+	assertRecords(t, loadAll(t, d), want)
+	return d
 }
