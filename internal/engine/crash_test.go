@@ -37,14 +37,8 @@ func TestEngineCrash(t *testing.T) {
 	lastToken := make(map[string]int64) // highest token acknowledged so far
 	for round := range *crashRounds {
 		grants, releases := runEngineCrashChild(t, dir, time.Duration(5+rand.IntN(150))*time.Millisecond)
-		st, err := storage.OpenDisk(context.Background(), dir, storage.DiskOptions{})
-		if err != nil {
-			t.Fatalf("round %d: reopen: %v", round, err)
-		}
-		e, err := Open(context.Background(), st, Options{})
-		if err != nil {
-			t.Fatalf("round %d: engine open: %v", round, err)
-		}
+		t.Logf("round %d", round)
+		e := openDiskEngine(t, dir)
 		if n := e.ActiveLeases(); n != 0 {
 			t.Fatalf("round %d: %d leases survived the crash", round, n)
 		}
@@ -173,14 +167,7 @@ func TestEngineCrashChild(t *testing.T) {
 		t.Skip("run by TestEngineCrash")
 	}
 	ctx := context.Background()
-	st, err := storage.OpenDisk(ctx, dir, storage.DiskOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(ctx, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openDiskEngine(t, dir)
 	for k := range engineCrashKeys {
 		go func(key string) {
 			seq := committedSeqChild(e, key)
@@ -225,14 +212,7 @@ func committedSeqChild(e *Engine, key string) int {
 func TestCrashLosingAnAppendedGrant(t *testing.T) {
 	ctx := context.Background()
 	dir, image := t.TempDir(), t.TempDir()
-	st, err := storage.OpenDisk(ctx, dir, storage.DiskOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(ctx, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openDiskEngine(t, dir)
 	acquire := func(e *Engine) AcquireResult {
 		t.Helper()
 		a, err := e.Acquire(ctx, AcquireRequest{Namespace: "n", Key: "k", Owner: "o", BlockSeconds: -1})
@@ -254,14 +234,7 @@ func TestCrashLosingAnAppendedGrant(t *testing.T) {
 	}
 	e.Close()
 
-	st, err = storage.OpenDisk(ctx, image, storage.DiskOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err = Open(ctx, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e = openDiskEngine(t, image)
 	defer e.Close()
 	if n := e.ActiveLeases(); n != 0 {
 		t.Fatalf("%d leases survived the crash", n)
@@ -269,4 +242,19 @@ func TestCrashLosingAnAppendedGrant(t *testing.T) {
 	if next := acquire(e); next.FencingToken <= lost.FencingToken {
 		t.Fatalf("token %d granted after a crash that lost the acknowledged grant %d", next.FencingToken, lost.FencingToken)
 	}
+}
+
+// openDiskEngine opens an engine on the disk store in dir (recovering it
+// after a crash). The caller closes it.
+func openDiskEngine(t *testing.T, dir string) *Engine {
+	t.Helper()
+	st, err := storage.OpenDisk(context.Background(), dir, storage.DiskOptions{})
+	if err != nil {
+		t.Fatalf("open disk store: %v", err)
+	}
+	e, err := Open(context.Background(), st, Options{})
+	if err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	return e
 }
